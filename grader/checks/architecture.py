@@ -1,0 +1,123 @@
+"""Kind ``architecture``: predicates over a model's structure, judged from a summary the probe emits.
+
+The probe builds the model, runs one forward/backward pass with hooks, and reports every module's type,
+layer hyper-parameters, input/output shapes, and every parameter's gradient norm. The predicate is
+evaluated here, in the trusted process.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Literal
+
+from pydantic import Field
+
+from grader.checks.base import Budget, NoThresholds, Observation, ProbeContext, ScoreContext, Strict, Verdict, compose_message
+
+Budget = Budget
+Thresholds = NoThresholds
+
+Predicate = Literal["output_shape", "pointwise_channel_reduction", "gradient_reaches_all_parameters"]
+
+
+class Params(Strict):
+    target: str = Field(description="the model factory, e.g. build_model")
+    init: dict[str, Any] = Field(default_factory=dict)
+    input: list[int] = Field(min_length=2, description="input shape, e.g. [4, 3, 32, 32]")
+    predicate: Predicate
+    expected_output: list[int | str] = Field(default_factory=list, description="for output_shape; '$name' refers to init")
+    pointwise_classes: list[str] = Field(default_factory=list, description="interface classes that count as 1x1 convs")
+
+    def targets(self) -> list[str]:
+        return [self.target, *self.pointwise_classes]
+
+
+def probe(ctx: ProbeContext) -> Observation:
+    import torch
+
+    from grader.checks.torch_helpers import randn
+    from grader.sampling import derived_seed
+
+    seed = derived_seed(ctx.seed, ctx.check_id)
+    torch.manual_seed(seed)
+    model = ctx.lookup(ctx.params.target)(**ctx.params.init).to(ctx.device)
+    classes = tuple(c for c in (ctx.namespace.get(n) for n in ctx.params.pointwise_classes) if isinstance(c, type))
+    modules: list[dict[str, Any]] = []
+    hooks = []
+    for path, module in model.named_modules():
+        entry = {"path": path or "(model)", "type": type(module).__name__, "pointwise_class": isinstance(module, classes)}
+        if isinstance(module, torch.nn.Conv2d):
+            entry.update(kernel_size=list(module.kernel_size), in_channels=module.in_channels,
+                         out_channels=module.out_channels, stride=list(module.stride), groups=module.groups)
+        modules.append(entry)
+        hooks.append(module.register_forward_hook(_shape_recorder(entry)))
+    model.train()
+    x = randn(ctx.params.input, seed).to(ctx.device)
+    out = model(x)
+    for hook in hooks:
+        hook.remove()
+    if out.dim() == 2:
+        labels = torch.randint(0, out.shape[1], (out.shape[0],), generator=torch.Generator().manual_seed(seed))
+        loss = torch.nn.functional.cross_entropy(out, labels.to(out.device))
+    else:
+        loss = out.float().pow(2).mean()
+    loss.backward()
+    params = [
+        {"name": name, "shape": list(p.shape), "grad_norm": -1.0 if p.grad is None else float(p.grad.norm())}
+        for name, p in model.named_parameters() if p.requires_grad
+    ]
+    return Observation(data={"output_shape": list(out.shape), "modules": modules, "parameters": params})
+
+
+def _shape_recorder(entry: dict[str, Any]) -> Any:
+    def hook(module: Any, inputs: Any, output: Any) -> None:
+        first = inputs[0] if isinstance(inputs, tuple) and inputs else inputs
+        if hasattr(first, "shape") and "in_shape" not in entry:
+            entry["in_shape"] = list(first.shape)
+        if hasattr(output, "shape") and "out_shape" not in entry:
+            entry["out_shape"] = list(output.shape)
+
+    return hook
+
+
+def score(ctx: ScoreContext) -> Verdict:
+    return {"output_shape": _output_shape, "pointwise_channel_reduction": _pointwise_reduction,
+            "gradient_reaches_all_parameters": _gradient_flow}[ctx.params.predicate](ctx)
+
+
+def _output_shape(ctx: ScoreContext) -> Verdict:
+    init = ctx.params.init
+    expected = [int(init[v[1:]]) if isinstance(v, str) else int(v) for v in ctx.params.expected_output]
+    seen = [int(d) for d in ctx.student.data["output_shape"]]
+    call = f"{ctx.params.target}(**{init}) on input {tuple(ctx.params.input)}"
+    if seen == expected:
+        return Verdict(1.0, f"{call} returns shape {tuple(seen)} as expected.")
+    return Verdict(0.0, compose_message(f"{call} returned shape {tuple(seen)}; expected {tuple(expected)}.", ["output shape"], ctx.hint))
+
+
+def _pointwise_reduction(ctx: ScoreContext) -> Verdict:
+    found = []
+    for m in ctx.student.data["modules"]:
+        ins, outs = m.get("in_shape"), m.get("out_shape")
+        is_conv1x1 = m.get("type") == "Conv2d" and list(m.get("kernel_size", [])) == [1, 1]
+        if is_conv1x1 and int(m["out_channels"]) < int(m["in_channels"]):
+            found.append(f"{m['path']} (Conv2d {m['in_channels']} -> {m['out_channels']}, 1x1)")
+        elif m.get("pointwise_class") and ins and outs and len(ins) == 4 and len(outs) == 4 \
+                and outs[1] < ins[1] and ins[2:] == outs[2:]:
+            found.append(f"{m['path']} ({m['type']} {ins[1]} -> {outs[1]} channels)")
+    if found:
+        return Verdict(1.0, f"Found a channel-reducing 1x1 convolution: {found[0]}.")
+    msg = ("No 1x1 convolution that reduces the number of channels was used in the forward pass "
+           "(looked for nn.Conv2d with kernel_size=1 and out_channels < in_channels, or your PointwiseConv).")
+    return Verdict(0.0, compose_message(msg, ["missing"], ctx.hint))
+
+
+def _gradient_flow(ctx: ScoreContext) -> Verdict:
+    params = ctx.student.data["parameters"]
+    if not params:
+        return Verdict(0.0, "The model has no trainable parameters.")
+    dead = [p["name"] for p in params if not (math.isfinite(float(p["grad_norm"])) and float(p["grad_norm"]) > 0)]
+    alive = len(params) - len(dead)
+    summary = f"{alive} of {len(params)} trainable parameters received a non-zero, finite gradient."
+    problems = [f"{name}: no gradient (unused in forward, detached, or frozen by mistake?)" for name in dead]
+    return Verdict(alive / len(params), compose_message(summary, problems, ctx.hint), {"without_gradient": dead})

@@ -1,0 +1,129 @@
+"""What every check kind shares: its three models, the probe and score contexts, and verdicts.
+
+A check kind is one module in ``grader/checks/`` that defines::
+
+    Params, Budget, Thresholds    pydantic models validated against the spec
+    probe(ctx: ProbeContext) -> Observation     runs INSIDE the sandbox, calls the submission
+    score(ctx: ScoreContext) -> Verdict         runs in the trusted grader, numpy only
+
+Probes only *observe*: they return what the submission computed on inputs the grader chose. Scores
+compare those observations with the reference's on the same inputs; nothing a probe says is believed
+beyond being "what came out".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Budget(Strict):
+    """Per-profile resources of one check; kinds extend it (epochs, sizes...)."""
+
+    timeout_s: float = Field(60, gt=0)
+
+
+class NoThresholds(Strict):
+    """For kinds judged purely against the reference."""
+
+
+class Tolerance(Strict):
+    """``allclose``-style tolerance, as in ``numpy.isclose``."""
+
+    rtol: float = Field(1e-4, ge=0)
+    atol: float = Field(1e-5, ge=0)
+
+
+class MissingName(Exception):
+    """The submission does not define a name the interface requires."""
+
+
+@dataclass
+class Observation:
+    """What a probe saw: JSON-able ``data`` plus named numeric ``arrays``."""
+
+    data: dict[str, Any] = field(default_factory=dict)
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+@dataclass
+class Verdict:
+    """A check's outcome: ``fraction`` of its points (0..1) and a message for the student."""
+
+    fraction: float
+    message: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def passed(self) -> bool:
+        return self.fraction >= 1.0 - 1e-9
+
+
+@dataclass
+class ProbeContext:
+    """Everything a probe may use inside the sandbox. No labels of evaluation data are here."""
+
+    check_id: str
+    namespace: dict[str, Any]
+    interface: dict[str, dict[str, str]]
+    params: Any
+    budget: Any
+    seed: int
+    device: str
+    data_dir: Path
+
+    def lookup(self, name: str) -> Any:
+        """The submission's object called ``name``, or :class:`MissingName` with the contract."""
+        if name not in self.namespace:
+            item = self.interface.get(name, {})
+            signature = item.get("signature", "")
+            raise MissingName(
+                f"Your submission does not define `{name}`; the assignment asks for "
+                f"{item.get('kind', 'a name')} `{name}{signature}`. Check the spelling, and that the cell "
+                f"or line defining it ran without an error."
+            )
+        return self.namespace[name]
+
+    def dataset(self, name: str) -> dict[str, np.ndarray]:
+        """Arrays of a prepared dataset: training inputs and labels, evaluation inputs only."""
+        with np.load(self.data_dir / f"{name}.npz", allow_pickle=False) as archive:
+            return {key: archive[key] for key in archive.files}
+
+
+@dataclass
+class ScoreContext:
+    """Everything a scorer may use, in the trusted process."""
+
+    check_id: str
+    title: str
+    params: Any
+    budget: Any
+    thresholds: Any
+    profile: str
+    seed: int
+    student: Observation
+    reference: Observation
+    truth: dict[str, dict[str, np.ndarray]]
+    hint: str = ""
+
+
+def fraction_message(passed: int, total: int, what: str) -> str:
+    return f"{passed} of {total} {what} correct"
+
+
+def compose_message(summary: str, problems: list[str], hint: str = "", limit: int = 5) -> str:
+    """A summary line, the first few concrete problems, and the spec's hint when something failed."""
+    lines = [summary, *(f"- {p}" for p in problems[:limit])]
+    if len(problems) > limit:
+        lines.append(f"- ... and {len(problems) - limit} more")
+    if problems and hint:
+        lines.append(f"Hint: {hint}")
+    return "\n".join(lines)

@@ -1,0 +1,67 @@
+"""Kind ``shape``: a module's output shape over several (random) constructor/input configurations."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field
+
+from grader.checks.base import (
+    Budget,
+    NoThresholds,
+    Observation,
+    ProbeContext,
+    ScoreContext,
+    Strict,
+    Verdict,
+    compose_message,
+)
+from grader.sampling import derived_seed, describe_call, resolve_cases
+
+Budget = Budget
+Thresholds = NoThresholds
+
+
+class Params(Strict):
+    target: str = Field(description="the class to instantiate with each case's init arguments")
+    cases: list[dict[str, Any]] = Field(min_length=1, description="{init: {...}, input: [N, C, H, W]}")
+
+    def targets(self) -> list[str]:
+        return [self.target]
+
+
+def probe(ctx: ProbeContext) -> Observation:
+    import torch
+
+    from grader.checks.torch_helpers import describe_exception, randn
+
+    factory = ctx.lookup(ctx.params.target)
+    seed = derived_seed(ctx.seed, ctx.check_id)
+    outputs: list[dict[str, Any]] = []
+    for index, case in enumerate(resolve_cases(ctx.params.cases, seed)):
+        try:
+            module = factory(**case["init"]).to(ctx.device)
+            with torch.no_grad():
+                out = module(randn(case["input"], seed + index).to(ctx.device))
+            outputs.append({"shape": [int(d) for d in out.shape]})
+        except Exception as exc:  # a student's error is an observation, not a crash
+            outputs.append({"error": describe_exception(exc)})
+    return Observation(data={"cases": outputs})
+
+
+def score(ctx: ScoreContext) -> Verdict:
+    cases = resolve_cases(ctx.params.cases, derived_seed(ctx.seed, ctx.check_id))
+    student, reference = ctx.student.data["cases"], ctx.reference.data["cases"]
+    good, problems = 0, []
+    for case, seen, expected in zip(cases, student, reference):
+        call = f"{describe_call(ctx.params.target, case['init'])} on input {tuple(case['input'])}"
+        if "error" in seen:
+            problems.append(f"{call} raised {seen['error']}")
+        elif list(seen["shape"]) == expected["shape"]:
+            good += 1
+        else:
+            problems.append(f"{call} returned shape {tuple(seen['shape'])}; expected {tuple(expected['shape'])}")
+    total = len(cases)
+    summary = f"{good} of {total} configurations gave the expected output shape."
+    return Verdict(good / total, compose_message(summary, problems, ctx.hint), {"cases": total, "correct": good})
+

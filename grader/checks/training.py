@@ -1,0 +1,155 @@
+"""Kind ``training``: the grader trains the submission's model with its own loop and judges held-out data.
+
+Inside the sandbox the probe trains ``target(**init)`` on the dataset's training split (labels given)
+and returns the model's logits on the evaluation inputs before and after training. The evaluation
+labels never enter the sandbox: loss and accuracy are computed here from those logits.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import Field
+
+from grader.checks.base import Budget as BaseBudget
+from grader.checks.base import Observation, ProbeContext, ScoreContext, Strict, Verdict
+
+
+class Optimizer(Strict):
+    name: Literal["sgd", "adam"] = "adam"
+    lr: float = Field(1e-3, gt=0)
+    momentum: float = Field(0.0, ge=0)
+    weight_decay: float = Field(0.0, ge=0)
+
+
+class Params(Strict):
+    target: str
+    init: dict[str, Any] = Field(default_factory=dict)
+    dataset: str
+    batch_size: int = Field(64, ge=1)
+    optimizer: Optimizer = Field(default_factory=Optimizer)
+
+    def targets(self) -> list[str]:
+        return [self.target]
+
+
+class Budget(BaseBudget):
+    epochs: int = Field(1, ge=1)
+    train_size: int = Field(0, ge=0, description="0 means the whole training split")
+    eval_size: int = Field(0, ge=0, description="0 means the whole evaluation split")
+
+
+class Thresholds(Strict):
+    loss_drop_vs_reference: float | None = Field(None, ge=0, description="held-out loss drop >= this x the reference's")
+    accuracy_vs_reference: float | None = Field(None, ge=0, description="held-out accuracy >= this x the reference's")
+    min_accuracy: float | None = Field(None, ge=0, le=1, description="an absolute bar, e.g. the seed's 80%")
+
+
+def probe(ctx: ProbeContext) -> Observation:
+    import torch
+
+    from grader.checks.torch_helpers import to_numpy
+    from grader.sampling import derived_seed
+
+    seed = derived_seed(ctx.seed, ctx.check_id)
+    torch.manual_seed(seed)
+    data = ctx.dataset(ctx.params.dataset)
+    budget = ctx.budget
+    train_x, train_y = _images(data["train_x"]), torch.as_tensor(data["train_y"]).long()
+    if budget.train_size:
+        train_x, train_y = train_x[: budget.train_size], train_y[: budget.train_size]
+    eval_x = _images(data["eval_x"][: budget.eval_size or None])
+    model = ctx.lookup(ctx.params.target)(**ctx.params.init).to(ctx.device)
+    opt_spec = ctx.params.optimizer
+    params = [p for p in model.parameters() if p.requires_grad]
+    if opt_spec.name == "sgd":
+        optimizer = torch.optim.SGD(params, lr=opt_spec.lr, momentum=opt_spec.momentum, weight_decay=opt_spec.weight_decay)
+    else:
+        optimizer = torch.optim.Adam(params, lr=opt_spec.lr, weight_decay=opt_spec.weight_decay)
+    before = _predict(model, eval_x, ctx.device)
+    shuffle = torch.Generator().manual_seed(seed)
+    losses = []
+    for _ in range(budget.epochs):
+        model.train()
+        order = torch.randperm(len(train_x), generator=shuffle)
+        total, count = 0.0, 0
+        for start in range(0, len(order), ctx.params.batch_size):
+            idx = order[start : start + ctx.params.batch_size]
+            xb, yb = train_x[idx].to(ctx.device), train_y[idx].to(ctx.device)
+            optimizer.zero_grad(set_to_none=True)
+            loss = torch.nn.functional.cross_entropy(model(xb), yb)
+            loss.backward()
+            optimizer.step()
+            total += float(loss) * len(idx)
+            count += len(idx)
+        losses.append(total / max(count, 1))
+    after = _predict(model, eval_x, ctx.device)
+    return Observation(
+        data={"train_loss": losses, "epochs": budget.epochs, "train_size": len(train_x), "eval_size": len(eval_x)},
+        arrays={"logits_before": to_numpy(before), "logits_after": to_numpy(after)},
+    )
+
+
+def _images(array: np.ndarray) -> Any:
+    """uint8 (N, H, W, C) or (N, H, W) -> float (N, C, H, W), scaled to [0, 1] and centred."""
+    import torch
+
+    x = torch.as_tensor(array).float().div(255.0)
+    x = x.unsqueeze(1) if x.dim() == 3 else x.permute(0, 3, 1, 2)
+    return (x - 0.5) / 0.25
+
+
+def _predict(model: Any, x: Any, device: str) -> Any:
+    import torch
+
+    model.eval()
+    with torch.no_grad():
+        return torch.cat([model(x[i : i + 256].to(device)).float().cpu() for i in range(0, len(x), 256)])
+
+
+def held_out_metrics(logits: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+    """Cross-entropy and accuracy of ``logits`` against the hidden ``labels`` (trusted side)."""
+    logits = logits.astype(np.float64)
+    if logits.ndim != 2 or logits.shape[0] != labels.shape[0] or not np.all(np.isfinite(logits)):
+        return {"loss": float("inf"), "accuracy": 0.0}
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    loss = float(-log_probs[np.arange(len(labels)), labels].mean())
+    return {"loss": loss, "accuracy": float((logits.argmax(axis=1) == labels).mean())}
+
+
+def score(ctx: ScoreContext) -> Verdict:
+    n = int(ctx.reference.arrays["logits_after"].shape[0])
+    labels = ctx.truth[ctx.params.dataset]["eval_y"][:n].astype(np.int64)
+    mine = {k: held_out_metrics(ctx.student.arrays.get(f"logits_{k}", np.zeros((0,))), labels) for k in ("before", "after")}
+    ref = {k: held_out_metrics(ctx.reference.arrays[f"logits_{k}"], labels) for k in ("before", "after")}
+    t = ctx.thresholds
+    bars: list[tuple[str, bool]] = []
+    drop, ref_drop = mine["before"]["loss"] - mine["after"]["loss"], ref["before"]["loss"] - ref["after"]["loss"]
+    if t.loss_drop_vs_reference is not None:
+        need = t.loss_drop_vs_reference * ref_drop
+        bars.append((f"held-out loss fell by {drop:.3f} (from {mine['before']['loss']:.3f} to {mine['after']['loss']:.3f}); "
+                     f"needed at least {need:.3f} ({t.loss_drop_vs_reference:g} x the reference's drop of {ref_drop:.3f})",
+                     drop > 0 and drop >= need))
+    acc, ref_acc = mine["after"]["accuracy"], ref["after"]["accuracy"]
+    if t.accuracy_vs_reference is not None:
+        need = t.accuracy_vs_reference * ref_acc
+        bars.append((f"held-out accuracy {acc:.1%}; needed {need:.1%} ({t.accuracy_vs_reference:g} x the reference's {ref_acc:.1%})",
+                     acc >= need))
+    if t.min_accuracy is not None:
+        bars.append((f"held-out accuracy {acc:.1%}; the assignment's bar is {t.min_accuracy:.0%}", acc >= t.min_accuracy))
+    if not bars:
+        bars.append(("training ran and produced finite predictions", np.isfinite(mine["after"]["loss"])))
+    met = sum(ok for _, ok in bars)
+    budget = ctx.budget
+    summary = (f"Trained build_model with the grader's loop for {budget.epochs} epoch(s) on "
+               f"{ctx.student.data.get('train_size', '?')} images; judged on {n} held-out images. "
+               f"{met} of {len(bars)} bars met.")
+    lines = [summary, *(f"- {'ok' if ok else 'NOT met'}: {text}" for text, ok in bars)]
+    if met < len(bars) and ctx.hint:
+        lines.append(f"Hint: {ctx.hint}")
+    details = {"student": mine, "reference": ref, "train_loss": ctx.student.data.get("train_loss", [])}
+    return Verdict(met / len(bars), "\n".join(lines), details)
+
+

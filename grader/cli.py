@@ -1,0 +1,188 @@
+"""The ``grader`` command line. Exit status: 0 all graded, 1 something could not be graded, 2 usage/spec error."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Sequence
+
+import grader
+from grader.errors import GraderError, UsageError
+from grader.results import SubmissionResult
+from grader.spec import LoadedSpec, load_spec
+
+EXIT_OK, EXIT_UNGRADED, EXIT_USAGE = 0, 1, 2
+
+
+def assignments_dir() -> Path:
+    """``$DLGRADER_ASSIGNMENTS``, else ``./assignments``, else the one beside the grader package."""
+    if os.environ.get("DLGRADER_ASSIGNMENTS"):
+        return Path(os.environ["DLGRADER_ASSIGNMENTS"])
+    local = Path.cwd() / "assignments"
+    return local if local.is_dir() else Path(grader.__file__).resolve().parent.parent / "assignments"
+
+
+def load_assignment(assignment_id: str) -> LoadedSpec:
+    folder = assignments_dir()
+    path = folder / assignment_id / "spec.yaml"
+    if not path.is_file():
+        known = sorted(p.parent.name for p in folder.glob("*/spec.yaml"))
+        raise UsageError(f"no assignment {assignment_id!r} in {folder} (known: {', '.join(known) or 'none'})")
+    return load_spec(path)
+
+
+def _progress(total: int, quiet: bool):  # noqa: ANN202 - a small closure
+    done = {"n": 0}
+    start = time.monotonic()
+
+    def report(result: SubmissionResult) -> None:
+        done["n"] += 1
+        if quiet:
+            return
+        counts = ", ".join(f"{n} {s}" for s, n in sorted(result.check_counts().items()))
+        print(f"[{done['n']}/{total}] {result.student}: {result.score:g}/{result.max_score:g} ({counts}) "
+              f"{time.monotonic() - start:.0f}s elapsed", file=sys.stderr, flush=True)
+
+    return report
+
+
+def _grade(paths: list[Path], assignment: str, profile: str, out: Path, as_json: bool, jobs: int,
+           device: str | None, sandbox: str, single: bool) -> int:
+    from grader.pipeline import Batch, submission_dir
+    from grader.report import terminal_summary, write_index
+    from grader.submissions import as_submission, discover
+
+    loaded = load_assignment(assignment)
+    if single:
+        one = as_submission(paths[0])
+        if one is None:
+            raise UsageError(f"{paths[0]}: not a submission (expected a .ipynb, a .py, or a folder holding one)")
+        submissions = [one]
+    else:
+        submissions = discover(paths)
+    if not submissions:
+        raise UsageError(f"no submissions (.ipynb, .py, or folders holding one) found in: {', '.join(map(str, paths))}")
+    log = (lambda msg: None) if as_json else (lambda msg: print(msg, file=sys.stderr, flush=True))
+    with Batch(loaded, profile, device=device, sandbox_name=sandbox, workers=jobs) as batch:
+        log(f"{loaded.spec.title} ({loaded.spec.id}), profile '{profile}', device {batch.plan.device}: "
+            f"{len(submissions)} submission(s), {len(batch.plan.checks)} checks")
+        log("Reference: preparing observations (cached after the first run)...")
+        reference = batch.calibrate()
+        log(f"Reference: {'from cache' if reference.cached else 'computed'} ({reference.fingerprint[:12]})")
+        results = batch.grade(submissions, out, on_done=_progress(len(submissions), as_json))
+    folder = out / loaded.spec.id / profile
+    index = write_index(results, folder)
+    if as_json:
+        docs = [json.loads(r.model_dump_json()) for r in results]
+        print(json.dumps(docs[0] if single else docs, indent=2))
+    else:
+        print(terminal_summary(results))
+        target = submission_dir(out, results[0]) / "report.html" if single else index
+        print(f"Report: {target}")
+    return EXIT_UNGRADED if any(r.status == "ungraded" for r in results) else EXIT_OK
+
+
+def _calibrate(assignment: str, profile: str, device: str | None, sandbox: str, as_json: bool) -> int:
+    from grader.pipeline import Batch
+
+    loaded = load_assignment(assignment)
+    with Batch(loaded, profile, device=device, sandbox_name=sandbox) as batch:
+        reference = batch.calibrate(force=True)
+    summary = {"assignment": loaded.spec.id, "profile": profile, "cache": str(reference.path),
+               **reference.summary(), "figures": reference.figures}
+    if as_json:
+        print(json.dumps(summary, indent=2, default=str))
+    else:
+        print(f"Reference for {loaded.spec.id} ({profile}) passes all its checks; cached at {reference.path}")
+    return EXIT_OK
+
+
+def _list() -> int:
+    folder = assignments_dir()
+    for path in sorted(folder.glob("*/spec.yaml")):
+        try:
+            spec = load_spec(path).spec
+            print(f"{spec.id:<20} {spec.title}  ({len(spec.checks)} checks)")
+        except GraderError as exc:
+            print(f"{path.parent.name:<20} INVALID SPEC: {exc}")
+    return EXIT_OK
+
+
+def _validate(path: Path) -> int:
+    spec = load_spec(path).spec
+    print(f"{path}: valid ({spec.id}: {len(spec.checks)} checks, {sum(c.points for c in spec.checks):g} points)")
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="grader", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"dl-grader {grader.__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log details (and tracebacks) on stderr")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def run_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--assignment", required=True, help="assignment id, e.g. conv1x1 (see `grader list`)")
+        p.add_argument("--out", type=Path, default=Path("reports"), help="where reports go (default: reports/)")
+        p.add_argument("--json", action="store_true", help="print the results document(s) on stdout, nothing else")
+        p.add_argument("--device", choices=["cpu", "cuda"], help="override the profile's device")
+        p.add_argument("--sandbox", default="process", help="sandbox backend (default: process)")
+
+    grade = sub.add_parser("grade", help="grade submission files and/or folders of submissions")
+    grade.add_argument("submissions", nargs="+", type=Path)
+    run_options(grade)
+    grade.add_argument("--profile", choices=["grade", "check"], default="grade")
+    grade.add_argument("--jobs", type=int, default=1, help="submissions run at once; cores are split between them")
+
+    check = sub.add_parser("check", help="self-check one submission (profile 'check': public checks, CPU)")
+    check.add_argument("file", type=Path)
+    run_options(check)
+
+    calibrate = sub.add_parser("calibrate", help="run the reference solution and cache its observations")
+    calibrate.add_argument("--assignment", required=True)
+    calibrate.add_argument("--profile", choices=["grade", "check"], default="grade")
+    calibrate.add_argument("--device", choices=["cpu", "cuda"])
+    calibrate.add_argument("--sandbox", default="process")
+    calibrate.add_argument("--json", action="store_true")
+
+    sub.add_parser("list", help="list the assignments")
+    validate = sub.add_parser("validate-spec", help="validate an assignment's spec.yaml")
+    validate.add_argument("path", type=Path)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, stream=sys.stderr,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        if args.command == "grade":
+            if args.jobs < 1:
+                raise UsageError("--jobs must be at least 1")
+            return _grade(args.submissions, args.assignment, args.profile, args.out, args.json, args.jobs,
+                          args.device, args.sandbox, single=False)
+        if args.command == "check":
+            return _grade([args.file], args.assignment, "check", args.out, args.json, 1, args.device, args.sandbox,
+                          single=True)
+        if args.command == "calibrate":
+            return _calibrate(args.assignment, args.profile, args.device, args.sandbox, args.json)
+        if args.command == "list":
+            return _list()
+        return _validate(args.path)
+    except GraderError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted; results written so far are kept", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - never a bare traceback; --verbose shows it
+        if args.verbose:
+            traceback.print_exc()
+        print(f"internal error: {type(exc).__name__}: {exc} (re-run with --verbose for the traceback, "
+              "and please report it)", file=sys.stderr)
+        return EXIT_UNGRADED

@@ -1,0 +1,148 @@
+"""The whole pipeline for a batch: spec -> plan -> sandboxed runs -> artifacts -> scoring -> results.
+
+``Batch`` prepares what every submission shares (plan, data, reference observations) once; then
+``grade`` turns each submission into a :class:`SubmissionResult`, written to disk as soon as it exists.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+import grader
+from grader import calibration, data
+from grader.artifacts import read_artifacts
+from grader.executor import run_all
+from grader.plan import Plan, build_plan
+from grader.results import CellResult, CheckResult, LoadResult, SubmissionResult, write_result
+from grader.sandbox import get_sandbox
+from grader.scoring import run_problems, score_checks
+from grader.spec import LoadedSpec
+from grader.submissions import Submission
+from grader.workspace import Workspace
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Batch:
+    """Shared state of one grading batch. Use as a context manager so the workspace is removed."""
+
+    loaded: LoadedSpec
+    profile: str
+    device: str | None = None
+    sandbox_name: str = "process"
+    workers: int = 1
+    plan: Plan = field(init=False)
+    workspace: Workspace = field(init=False)
+    truth: dict[str, dict[str, np.ndarray]] = field(init=False, default_factory=dict)
+    datasets: dict[str, Any] = field(init=False, default_factory=dict)
+    reference: calibration.ReferenceData | None = field(init=False, default=None)
+
+    def __post_init__(self) -> None:
+        self.plan = build_plan(self.loaded, self.profile, self.device)
+        if self.workers > 1:  # share the cores between concurrent runs instead of oversubscribing them
+            self.plan = Plan(**{**self.plan.__dict__, "cpus": max(1, self.plan.cpus // self.workers)})
+        self.sandbox = get_sandbox(self.sandbox_name)
+        self.workspace = Workspace()
+        for name, spec in self.loaded.spec.datasets.items():
+            prepared = data.prepare(name, spec, self.workspace.data_dir)
+            self.datasets[name] = prepared
+            self.truth[name] = prepared.truth
+
+    def __enter__(self) -> "Batch":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.workspace.cleanup()
+
+    def calibrate(self, force: bool = False) -> calibration.ReferenceData:
+        """Reference observations for this batch's plan (cached by fingerprint)."""
+        if self.reference is None or force:
+            fingerprints = {name: d.fingerprint for name, d in self.datasets.items()}
+            self.reference = calibration.load_or_run(self.loaded, self.plan, self.workspace, self.sandbox,
+                                                     fingerprints, self.truth, force=force)
+        return self.reference
+
+    def grade(self, submissions: list[Submission], out_dir: Path,
+              on_done: Callable[[SubmissionResult], None] | None = None) -> list[SubmissionResult]:
+        reference = self.calibrate()
+        numbered = list(enumerate(submissions))
+        results = run_all(
+            numbered, lambda item: self._grade_one(item[1], item[0], reference, out_dir),
+            lambda item, exc: self._ungraded(item[1], exc, out_dir), workers=self.workers, on_done=on_done,
+        )
+        # Written once as each finished (nothing lost on a crash) and again now, from memory, so that
+        # anything a run managed to write into the results folder meanwhile is overwritten.
+        for result in results:
+            self._write(result, out_dir)
+        return results
+
+    def _grade_one(self, submission: Submission, index: int, reference: calibration.ReferenceData,
+                   out_dir: Path) -> SubmissionResult:
+        job = self.workspace.new_job(submission, self.plan, f"{index:04d}-{submission.student}")
+        outcome = self.sandbox.run(job)
+        artifacts = read_artifacts(job.out_dir, [c.id for c in self.plan.checks])
+        checks = score_checks(self.plan, artifacts, outcome, reference.observations, self.truth)
+        load = artifacts.runner.get("load") if isinstance(artifacts.runner.get("load"), dict) else None
+        result = self._result(submission, "graded", checks, run_problems(self.plan, artifacts, outcome))
+        result.load = _load_result(load, submission.kind)
+        result.timings = {"run_s": outcome.duration_s, **({"load_s": load["duration_s"]} if load and "duration_s" in load else {})}
+        result.environment = {"reported_by_run": artifacts.environment}
+        result.isolation = {**outcome.isolation, "limits_profile": self.plan.limits}
+        result.logs = {"stdout": outcome.stdout, "stderr": outcome.stderr}
+        self._write(result, out_dir)
+        return result
+
+    def _result(self, submission: Submission, status: str, checks: list[CheckResult], problems: list[str]) -> SubmissionResult:
+        reference = self.reference.summary() if self.reference else {}
+        reference["datasets"] = {n: {"fingerprint": d.fingerprint, "description": d.description, **d.info}
+                                 for n, d in self.datasets.items()}
+        return SubmissionResult(
+            assignment=self.plan.assignment, title=self.plan.title, profile=self.plan.profile, student=submission.student,
+            submission=submission.path.name, kind=submission.kind, status=status,  # type: ignore[arg-type]
+            score=round(sum(c.points for c in checks), 4), max_score=self.plan.max_score, checks=checks,
+            problems=problems, reference=reference, graded_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            grader_version=grader.__version__,
+        )
+
+    def _ungraded(self, submission: Submission, exc: BaseException, out_dir: Path) -> SubmissionResult:
+        """The grader itself failed on this submission: record it, keep the batch going."""
+        log.error("grading %s failed", submission.student, exc_info=exc)
+        checks = [CheckResult(id=c.id, title=c.title, kind=c.kind, visibility=c.visibility, status="error", points=0.0,
+                              max_points=c.points, message="Not graded: the grader failed (see problems).") for c in self.plan.checks]
+        text = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+        result = self._result(submission, "ungraded", checks, [f"The grader failed on this submission: {text}. "
+                                                               "This is not your fault; course staff have the log."])
+        result.logs = {"grader_traceback": "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))}
+        self._write(result, out_dir)
+        return result
+
+    def _write(self, result: SubmissionResult, out_dir: Path) -> None:
+        from grader.report import render_submission
+
+        folder = submission_dir(out_dir, result)
+        write_result(result, folder / "result.json")
+        (folder / "report.html").write_text(render_submission(result))
+
+
+def submission_dir(out_dir: Path, result: SubmissionResult) -> Path:
+    return out_dir / result.assignment / result.profile / result.student
+
+
+def _load_result(load: dict[str, Any] | None, kind: str) -> LoadResult | None:
+    if not load:
+        return None
+    cells = []
+    for cell in load.get("cells") or []:
+        try:
+            cells.append(CellResult.model_validate({k: cell.get(k) for k in CellResult.model_fields if k in cell}))
+        except Exception:  # noqa: BLE001 - a malformed record is dropped, not fatal
+            continue
+    return LoadResult(status=str(load.get("status", "unknown")), message=str(load.get("message", ""))[:5000], cells=cells)

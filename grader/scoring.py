@@ -1,0 +1,105 @@
+"""Trusted scoring: observations of a run + the reference's + hidden truth -> per-check results.
+
+Runs in the grader's own process and needs no torch. Every failure mode of the run (limit hit, crash,
+missing name, unreadable observation) ends up as a check status with a message, never an exception.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal as signals
+from typing import Any
+
+import numpy as np
+
+from grader.artifacts import RunArtifacts
+from grader.checks import get_kind
+from grader.checks.base import Observation, ScoreContext
+from grader.plan import Plan, PlannedCheck
+from grader.results import CheckResult
+from grader.sandbox.job import Outcome
+
+log = logging.getLogger(__name__)
+
+
+def run_problems(plan: Plan, artifacts: RunArtifacts, outcome: Outcome) -> list[str]:
+    """What went wrong with the run as a whole, in a student's terms, most important first."""
+    problems: list[str] = []
+    if outcome.limit_hit == "submission":
+        problems.append(f"The run was stopped after {plan.limits['submission_s']:g} s: the per-submission time limit. "
+                        "Look for a loop that never ends or training that runs at import time / outside skip-grading cells.")
+    elif not artifacts.runner.get("finished"):
+        problems.append("The run ended before the grader finished: " + describe_exit(outcome))
+    load = artifacts.runner.get("load") or {}
+    if isinstance(load, dict) and load.get("status", "ok") != "ok" and load.get("message"):
+        problems.append(str(load["message"]))
+    for cell in (load.get("cells") or []) if isinstance(load, dict) else []:
+        if isinstance(cell, dict) and cell.get("status") == "timeout":
+            problems.append(f"Cell {cell.get('cell')} ({cell.get('first_line', '')!s}) hit the per-cell time limit "
+                            f"({plan.limits['cell_s']:g} s) and was interrupted; the grader went on with the next cell.")
+        elif isinstance(cell, dict) and cell.get("status") == "error" and isinstance(cell.get("error"), dict):
+            err = cell["error"]
+            problems.append(f"Cell {cell.get('cell')} ({cell.get('first_line', '')!s}) raised {err.get('ename')}: "
+                            f"{str(err.get('evalue', ''))[:300]}")
+    return problems
+
+
+def describe_exit(outcome: Outcome) -> str:
+    if outcome.signal:
+        name = signals.Signals(outcome.signal).name if outcome.signal in signals.Signals._value2member_map_ else str(outcome.signal)
+        extra = {"SIGKILL": " (often: memory exhausted)", "SIGSEGV": " (a crash in native code)"}.get(name, "")
+        return f"the process was killed by {name}{extra}."
+    if outcome.exit_code == 0:
+        return "the process exited with code 0 before the checks finished (did your code call os._exit()?)."
+    return f"the process exited with code {outcome.exit_code} (a crash, os._exit(), or memory exhausted)."
+
+
+def score_checks(plan: Plan, artifacts: RunArtifacts, outcome: Outcome, reference: dict[str, Observation],
+                 truth: dict[str, dict[str, np.ndarray]]) -> list[CheckResult]:
+    """One :class:`CheckResult` per planned check, plus ``skipped`` entries for checks not in this profile."""
+    results = [_score_one(plan, check, artifacts, outcome, reference, truth) for check in plan.checks]
+    for check in plan.not_run:
+        results.append(_result(check, "skipped", 0.0, f"Hidden check: runs only under the 'grade' profile, "
+                                                        f"not under '{plan.profile}'.", max_points=0.0))
+    return results
+
+
+def _result(check: PlannedCheck, status: str, fraction: float, message: str, details: dict[str, Any] | None = None,
+            duration: float | None = None, max_points: float | None = None) -> CheckResult:
+    return CheckResult(id=check.id, title=check.title, kind=check.kind, visibility=check.visibility, status=status,
+                       points=round(check.points * fraction, 4), max_points=check.points if max_points is None else max_points,
+                       message=message, details=details or {}, duration_s=duration)
+
+
+def _score_one(plan: Plan, check: PlannedCheck, artifacts: RunArtifacts, outcome: Outcome,
+               reference: dict[str, Observation], truth: dict[str, dict[str, np.ndarray]]) -> CheckResult:
+    artifact = artifacts.checks.get(check.id)
+    if artifact is None or artifact.record is None:
+        if artifact is not None and artifact.problem:
+            return _result(check, "error", 0.0, f"What your run produced for this check could not be accepted: {artifact.problem}")
+        if outcome.limit_hit == "submission":
+            where = "while this check was running" if check.id in artifacts.started else "before this check was reached"
+            return _result(check, "timeout", 0.0, f"Stopped by the per-submission time limit "
+                                                  f"({plan.limits['submission_s']:g} s) {where}.")
+        return _result(check, "error", 0.0, "This check never ran: " + describe_exit(outcome))
+    record, observation = artifact.record, artifact.observation
+    if record.status == "timeout":
+        return _result(check, "timeout", 0.0, f"Stopped: {record.message}. Is something in your code much slower "
+                                              "than it needs to be, or never finishing?", duration=record.duration_s)
+    if record.status in ("missing", "error"):
+        prefix = "" if record.status == "missing" else "Your code raised an error while the grader called it: "
+        return _result(check, "error", 0.0, prefix + record.message, duration=record.duration_s)
+    module = get_kind(check.kind)
+    ctx = ScoreContext(
+        check_id=check.id, title=check.title, params=module.Params.model_validate(check.params),
+        budget=module.Budget.model_validate(check.budget), thresholds=module.Thresholds.model_validate(check.thresholds),
+        profile=plan.profile, seed=plan.seed, student=observation, reference=reference[check.id], truth=truth, hint=check.hint,
+    )
+    try:
+        verdict = module.score(ctx)
+    except Exception as exc:  # noqa: BLE001 - malformed observation data must not crash a batch
+        log.debug("scoring %s failed", check.id, exc_info=True)
+        return _result(check, "error", 0.0, "What your code returned for this check could not be interpreted "
+                                            f"({type(exc).__name__}: {exc}).", duration=record.duration_s)
+    status = "pass" if verdict.passed else "fail"
+    return _result(check, status, max(0.0, min(1.0, verdict.fraction)), verdict.message, verdict.details, record.duration_s)

@@ -1,0 +1,47 @@
+"""The private, temporary file layout of one batch and of each run inside it.
+
+    <batch>/lib/grader     -> the grader package (the only thing put on the sandbox's PYTHONPATH)
+    <batch>/data/          prepared datasets: inputs and training labels only, read-only
+    <batch>/runs/<id>/     job.json, work/ (a copy of the submission), out/ (observations), tmp/
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+import grader
+from grader.plan import Plan
+from grader.sandbox.job import Job
+from grader.submissions import Submission
+
+
+class Workspace:
+    def __init__(self, root: Path | None = None) -> None:
+        self.root = Path(tempfile.mkdtemp(prefix="dlgrader-", dir=root))
+        (self.root / "lib").mkdir()
+        (self.root / "lib" / "grader").symlink_to(Path(grader.__file__).resolve().parent)
+        self.data_dir = self.root / "data"
+        self.data_dir.mkdir()
+        self.runs = self.root / "runs"
+        self.runs.mkdir()
+
+    def new_job(self, submission: Submission, plan: Plan, run_id: str) -> Job:
+        run_dir = self.runs / run_id
+        work = run_dir / "work"
+        for sub in ("out", "tmp"):
+            (run_dir / sub).mkdir(parents=True)
+        if submission.path.is_dir():
+            shutil.copytree(submission.path, work, symlinks=False, ignore_dangling_symlinks=True)
+        else:
+            work.mkdir(parents=True)
+            shutil.copy2(submission.entry, work / submission.entry.name)
+        entry = submission.entry.relative_to(submission.path) if submission.path.is_dir() else Path(submission.entry.name)
+        job = Job(run_id=run_id, student=submission.student, kind=submission.kind, entry=str(entry),
+                  run_dir=run_dir, data_dir=self.data_dir, plan=plan)
+        job.write_payload()
+        return job
+
+    def cleanup(self) -> None:
+        shutil.rmtree(self.root, ignore_errors=True)
