@@ -101,5 +101,5 @@ def _score_one(plan: Plan, check: PlannedCheck, artifacts: RunArtifacts, outcome
         log.debug("scoring %s failed", check.id, exc_info=True)
         return _result(check, "error", 0.0, "What your code returned for this check could not be interpreted "
                                             f"({type(exc).__name__}: {exc}).", duration=record.duration_s)
-    status = "pass" if verdict.passed else "fail"
+    status = "pass" if verdict.passed else ("error" if verdict.errored else "fail")
     return _result(check, status, max(0.0, min(1.0, verdict.fraction)), verdict.message, verdict.details, record.duration_s)

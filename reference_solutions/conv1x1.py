@@ -1,4 +1,7 @@
-"""Reference solution for the ``conv1x1`` assignment (1x1 convolutions, HW3 Q2, Q3, Q6).
+"""Reference solution for the ``conv1x1`` assignment (HW3 questions 2, 3 and 6).
+
+Q2: backpropagation through a convolution (``ANSWERS``); Q3: parameter counts
+of a 1-D CNN (``ANSWERS``); Q6: 1x1 convolutions (everything else).
 
 A submission must define:
 
@@ -81,7 +84,7 @@ def pointwise_output_shape(input_shape, out_channels: int) -> tuple[int, int, in
 # --------------------------------------------------------------------------
 
 def _conv_backprop_answers() -> tuple[list[list[float]], list[list[float]]]:
-    """HW3 Q3: valid cross-correlation of X (3x3) with F (2x2) -> 2x2 output,
+    """HW3 Q2: valid cross-correlation of X (3x3) with F (2x2) -> 2x2 output,
     global average pooling to a scalar L, dL/dL = 1.  Returns (dL/dF, dL/dX)."""
     x = torch.tensor(
         [[3, 4, 5], [2, 1, -3], [4, -2, 0]], dtype=torch.float64
@@ -93,7 +96,7 @@ def _conv_backprop_answers() -> tuple[list[list[float]], list[list[float]]]:
 
 
 def _conv1d_param_counts() -> list[int]:
-    """HW3 Q6: per-layer parameter counts of the Keras model
+    """HW3 Q3: per-layer parameter counts of the Keras model
 
         Input(500, 7) -> Conv1D(16, 3, relu) -> MaxPool1D(2) -> Conv1D(32, 5)
         -> MaxPool1D(2) -> Conv1D(64, 5) -> MaxPool1D(2) -> Flatten

@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from grader.checks.base import Budget, NoThresholds, Observation, ProbeContext, ScoreContext, Strict, Verdict, compose_message
+from grader.sampling import describe_call
 
 Budget = Budget
 Thresholds = NoThresholds
@@ -89,7 +90,7 @@ def _output_shape(ctx: ScoreContext) -> Verdict:
     init = ctx.params.init
     expected = [int(init[v[1:]]) if isinstance(v, str) else int(v) for v in ctx.params.expected_output]
     seen = [int(d) for d in ctx.student.data["output_shape"]]
-    call = f"{ctx.params.target}(**{init}) on input {tuple(ctx.params.input)}"
+    call = f"{describe_call(ctx.params.target, init)} on input {tuple(ctx.params.input)}"
     if seen == expected:
         return Verdict(1.0, f"{call} returns shape {tuple(seen)} as expected.")
     return Verdict(0.0, compose_message(f"{call} returned shape {tuple(seen)}; expected {tuple(expected)}.", ["output shape"], ctx.hint))
@@ -101,10 +102,10 @@ def _pointwise_reduction(ctx: ScoreContext) -> Verdict:
         ins, outs = m.get("in_shape"), m.get("out_shape")
         is_conv1x1 = m.get("type") == "Conv2d" and list(m.get("kernel_size", [])) == [1, 1]
         if is_conv1x1 and int(m["out_channels"]) < int(m["in_channels"]):
-            found.append(f"{m['path']} (Conv2d {m['in_channels']} -> {m['out_channels']}, 1x1)")
+            found.append(f"layer {m['path']} (Conv2d {m['in_channels']} -> {m['out_channels']}, 1x1)")
         elif m.get("pointwise_class") and ins and outs and len(ins) == 4 and len(outs) == 4 \
                 and outs[1] < ins[1] and ins[2:] == outs[2:]:
-            found.append(f"{m['path']} ({m['type']} {ins[1]} -> {outs[1]} channels)")
+            found.append(f"layer {m['path']} ({m['type']} {ins[1]} -> {outs[1]} channels)")
     if found:
         return Verdict(1.0, f"Found a channel-reducing 1x1 convolution: {found[0]}.")
     msg = ("No 1x1 convolution that reduces the number of channels was used in the forward pass "

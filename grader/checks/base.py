@@ -61,6 +61,7 @@ class Verdict:
     fraction: float
     message: str
     details: dict[str, Any] = field(default_factory=dict)
+    errored: bool = False  # nothing could be judged: every call raised (reported as status "error")
 
     @property
     def passed(self) -> bool:
@@ -115,8 +116,9 @@ class ScoreContext:
     hint: str = ""
 
 
-def fraction_message(passed: int, total: int, what: str) -> str:
-    return f"{passed} of {total} {what} correct"
+def all_raised(cases: Any) -> bool:
+    """Whether every per-case record of a probe is an error (then the check is an error, not a fail)."""
+    return isinstance(cases, list) and bool(cases) and all(isinstance(c, dict) and "error" in c for c in cases)
 
 
 def compose_message(summary: str, problems: list[str], hint: str = "", limit: int = 5) -> str:

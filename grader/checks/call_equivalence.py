@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from grader.checks.base import Budget, Observation, ProbeContext, ScoreContext, Strict, Tolerance, Verdict, compose_message
+from grader.checks.base import Budget, Observation, ProbeContext, ScoreContext, Strict, Tolerance, Verdict, compose_message, all_raised
 from grader.sampling import derived_seed, resolve_cases
 
 Budget = Budget
@@ -84,4 +84,5 @@ def score(ctx: ScoreContext) -> Verdict:
         else:
             good += 1
     summary = f"{good} of {len(cases)} calls returned the expected value."
-    return Verdict(good / len(cases), compose_message(summary, problems, ctx.hint), {"correct": good})
+    return Verdict(good / len(cases), compose_message(summary, problems, ctx.hint), {"correct": good},
+                   errored=all_raised(ctx.student.data["cases"]))

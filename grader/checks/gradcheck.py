@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 from pydantic import Field
 
-from grader.checks.base import Budget, Observation, ProbeContext, ScoreContext, Strict, Verdict, compose_message
+from grader.checks.base import Budget, Observation, ProbeContext, ScoreContext, Strict, Verdict, compose_message, all_raised
 from grader.sampling import derived_seed, describe_call, resolve_cases
 
 Budget = Budget
@@ -112,4 +112,5 @@ def score(ctx: ScoreContext) -> Verdict:
         else:
             good += 1
     summary = f"{good} of {len(cases)} configurations pass the gradient check (autograd vs finite differences)."
-    return Verdict(good / len(cases), compose_message(summary, problems, ctx.hint), {"correct": good})
+    return Verdict(good / len(cases), compose_message(summary, problems, ctx.hint), {"correct": good},
+                   errored=all_raised(ctx.student.data["cases"]))

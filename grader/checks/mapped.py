@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 from pydantic import Field
 
-from grader.checks.base import Observation, ProbeContext, ScoreContext, Strict, Tolerance, Verdict, compose_message
+from grader.checks.base import Observation, ProbeContext, ScoreContext, Strict, Tolerance, Verdict, compose_message, all_raised
 from grader.sampling import derived_seed, describe_call, resolve_cases
 
 
@@ -29,7 +29,7 @@ def run_cases(ctx: ProbeContext, with_gradients: bool) -> Observation:
     import torch
 
     from grader.checks.torch_helpers import describe_exception, randn, to_numpy
-    from grader.checks.weight_maps import load_canonical_weights
+    from grader.checks.weight_maps import WeightMapError, load_canonical_weights
 
     factory = ctx.lookup(ctx.params.target)
     seed = derived_seed(ctx.seed, ctx.check_id)
@@ -51,8 +51,11 @@ def run_cases(ctx: ProbeContext, with_gradients: bool) -> Observation:
                 for name, (param, canonical) in params.items():
                     arrays[f"c{index}_d{name}"] = _grad_or_zeros(param, canonical)
             statuses.append({"ok": True})
+        except WeightMapError as exc:
+            # A structural mismatch is a wrong answer ("fail"), unlike a crash ("error" if every case crashes).
+            statuses.append({"wrong": f"the grader could not load its weights into it: {exc}"})
         except Exception as exc:
-            statuses.append({"error": describe_exception(exc)})
+            statuses.append({"error": f"raised {describe_exception(exc)}"})
     return Observation(data={"cases": statuses}, arrays=arrays)
 
 
@@ -71,8 +74,8 @@ def compare_cases(ctx: ScoreContext, what: str) -> Verdict:
     good, problems = 0, []
     for index, (case, seen) in enumerate(zip(cases, ctx.student.data["cases"])):
         call = f"{describe_call(ctx.params.target, case['init'])} on input {tuple(case['input'])}"
-        if "error" in seen:
-            problems.append(f"{call} raised {seen['error']}")
+        if "error" in seen or "wrong" in seen:
+            problems.append(f"{call}: {seen.get('error') or seen['wrong']}")
             continue
         mismatch = None
         for key in sorted(k for k in ctx.reference.arrays if k.startswith(f"c{index}_")):
@@ -96,7 +99,8 @@ def compare_cases(ctx: ScoreContext, what: str) -> Verdict:
         else:
             good += 1
     summary = f"{good} of {len(cases)} configurations match the reference's {what} (same weights and inputs)."
-    return Verdict(good / len(cases), compose_message(summary, problems, ctx.hint), {"correct": good})
+    return Verdict(good / len(cases), compose_message(summary, problems, ctx.hint), {"correct": good},
+                   errored=all_raised(ctx.student.data["cases"]))
 
 
 def _label(suffix: str) -> str:

@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import Field
 
 from grader.checks.base import (
+    all_raised,
     Budget,
     NoThresholds,
     Observation,
@@ -56,4 +57,5 @@ def score(ctx: ScoreContext) -> Verdict:
         else:
             problems.append(f"{call} has {int(seen['trainable'])} trainable parameters; expected {expected['trainable']}")
     summary = f"{good} of {len(cases)} configurations have the expected number of trainable parameters."
-    return Verdict(good / len(cases), compose_message(summary, problems, ctx.hint), {"correct": good})
+    return Verdict(good / len(cases), compose_message(summary, problems, ctx.hint), {"correct": good},
+                   errored=all_raised(ctx.student.data["cases"]))

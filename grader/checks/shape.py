@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import Field
 
 from grader.checks.base import (
+    all_raised,
     Budget,
     NoThresholds,
     Observation,
@@ -63,5 +64,6 @@ def score(ctx: ScoreContext) -> Verdict:
             problems.append(f"{call} returned shape {tuple(seen['shape'])}; expected {tuple(expected['shape'])}")
     total = len(cases)
     summary = f"{good} of {total} configurations gave the expected output shape."
-    return Verdict(good / total, compose_message(summary, problems, ctx.hint), {"cases": total, "correct": good})
+    return Verdict(good / total, compose_message(summary, problems, ctx.hint), {"cases": total, "correct": good},
+                   errored=all_raised(ctx.student.data["cases"]))
 

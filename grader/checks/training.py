@@ -81,7 +81,7 @@ def probe(ctx: ProbeContext) -> Observation:
             loss = torch.nn.functional.cross_entropy(model(xb), yb)
             loss.backward()
             optimizer.step()
-            total += float(loss) * len(idx)
+            total += float(loss.detach()) * len(idx)
             count += len(idx)
         losses.append(total / max(count, 1))
     after = _predict(model, eval_x, ctx.device)

@@ -20,8 +20,9 @@ def main(job_file: str) -> int:
     write_json(out_dir / "runner.json", state)
     if job["kind"] == "module":
         from grader.runner.module_loader import load_module
-        from grader.runner.probe_loop import run_checks, seed_everything
+        from grader.runner.probe_loop import environment, run_checks, seed_everything
 
+        write_json(out_dir / "environment.json", environment(job["device"]))  # even if the import kills us
         seed_everything(int(job["seed"]))
         namespace, load = load_module(entry, float(job["limits"]["cell_s"]))
         state["load"] = load

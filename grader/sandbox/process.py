@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -109,10 +110,27 @@ def scrubbed_env(job: Job, marker: str) -> dict[str, str]:
     }
 
 
+def _set_rlimits(rlimits: list[str]) -> None:
+    """Apply ``--name=value`` limits (prlimit's syntax) with the resource module."""
+    import resource
+
+    names = {"--nproc": "RLIMIT_NPROC", "--fsize": "RLIMIT_FSIZE", "--core": "RLIMIT_CORE", "--as": "RLIMIT_AS"}
+    for item in rlimits:
+        flag, value = item.split("=")
+        limit = getattr(resource, names[flag], None)
+        if limit is not None:
+            try:
+                resource.setrlimit(limit, (int(value), int(value)))
+            except (ValueError, OSError):
+                pass
+
+
 def kill_marked(marker: str) -> int:
     """SIGKILL every process whose environment carries ``marker`` (escaped daemons); return how many."""
     needle = f"DLGRADER_RUN={marker}".encode()
     killed = 0
+    if not Path("/proc").is_dir():
+        return 0
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -140,13 +158,20 @@ class ProcessSandbox:
         else:
             warnings.append("no address-space limit on a CUDA run (CUDA cannot initialise under one)")
         marker = secrets.token_hex(8)
-        # setpriv: if the grader dies, the kernel SIGKILLs the run (and unshare's --kill-child the rest).
-        cmd = ["setpriv", "--pdeathsig", "SIGKILL", "prlimit", *rlimits, "--", *prefix,
-               sys.executable, "-m", "grader.runner", str(job.job_file)]
+        cmd = [*prefix, sys.executable, "-m", "grader.runner", str(job.job_file)]
+        preexec = None
+        if shutil.which("prlimit"):
+            cmd = ["prlimit", *rlimits, "--", *cmd]
+        else:  # e.g. macOS: the same limits through the resource module, in the child before exec
+            preexec = functools.partial(_set_rlimits, rlimits)
+        if shutil.which("setpriv"):  # if the grader dies, the kernel SIGKILLs the run (unshare then the rest)
+            cmd = ["setpriv", "--pdeathsig", "SIGKILL", *cmd]
+        else:
+            warnings.append("setpriv unavailable: runs may outlive a grader that is killed")
         start = time.monotonic()
         proc = subprocess.Popen(
             cmd, cwd=job.work_dir, env=scrubbed_env(job, marker), stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True, preexec_fn=preexec,
         )
         out = BoundedCapture(proc.stdout, limits["output_kb"] * 1024)
         err = BoundedCapture(proc.stderr, limits["output_kb"] * 1024)

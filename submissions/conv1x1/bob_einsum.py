@@ -83,7 +83,7 @@ def pointwise_output_shape(input_shape, out_channels):
 
 
 # ---------------------------------------------------------------------------
-# Q3: backprop through conv + global average pooling (done by hand, checked
+# Q2: backprop through conv + global average pooling (done by hand, checked
 # with numpy)
 #
 # Y = X (*) F (valid cross-correlation), Y is 2x2
@@ -108,7 +108,7 @@ for i in range(2):
         dX[i:i + 2, j:j + 2] += dY[i, j] * Filt
 
 # ---------------------------------------------------------------------------
-# Q6: parameters of the Conv1D model, input (500, 7)
+# Q3: parameters of the Conv1D model, input (500, 7)
 # conv1d params = (kernel * in_channels + 1) * filters, dense = (in + 1) * out
 # length after valid conv = L - k + 1, after pool(2) = L // 2
 # ---------------------------------------------------------------------------

@@ -35,7 +35,7 @@ def pointwise_output_shape(input_shape, out_channels):
     return tuple(input_shape)
 
 
-# Q3 worked out on paper.
+# Q2 worked out on paper.
 # dL/dX: each output gets 1/4 from the average, then spread back through F
 # dL/dF: sum of the X values under each filter position
 ANSWERS = {
@@ -45,6 +45,6 @@ ANSWERS = {
         [-0.25, 0.0, 0.25],
         [-0.75, -0.5, 0.25],
     ],
-    # Q6: (k*cin + 1)*filters for conv, (in + 1)*out for dense
+    # Q3: (k*cin + 1)*filters for conv, (in + 1)*out for dense
     "conv1d_param_counts": [352, 0, 2592, 0, 10304, 0, 0, 483456, 645],
 }

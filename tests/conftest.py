@@ -1,0 +1,40 @@
+"""Shared fixtures: the repo's paths, an isolated calibration cache, and conv1x1 with short limits."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+FIXTURES = REPO / "tests" / "fixtures"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Every test session calibrates into its own cache, never the user's."""
+    cache = tmp_path_factory.mktemp("calibration-cache")
+    os.environ["DLGRADER_CACHE"] = str(cache)
+    return cache
+
+
+def write_spec_variant(folder: Path, assignment: str, limits: dict[str, float], **changes: object) -> Path:
+    """A copy of ``assignments/<assignment>/spec.yaml`` with other limits (both profiles) under ``folder``."""
+    raw = yaml.safe_load((REPO / "assignments" / assignment / "spec.yaml").read_text())
+    for profile in raw["profiles"].values():
+        profile.setdefault("limits", {}).update(limits)
+    raw.update(changes)
+    target = folder / assignment / "spec.yaml"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return target
+
+
+@pytest.fixture(scope="session")
+def fast_conv1x1(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """conv1x1 with limits short enough for tests: the never-ending submissions are cut off quickly."""
+    folder = tmp_path_factory.mktemp("assignments")
+    write_spec_variant(folder, "conv1x1", {"cell_s": 15, "submission_s": 75, "startup_s": 60})
+    return folder
