@@ -42,6 +42,16 @@ class Tolerance(Strict):
     atol: float = Field(1e-5, ge=0)
 
 
+class TargetCases(Strict):
+    """Params of kinds that call one interface name over a list of (random) cases."""
+
+    target: str = Field(description="the interface name to call")
+    cases: list[dict[str, Any]] = Field(min_length=1, description="see grader/sampling.py")
+
+    def targets(self) -> list[str]:
+        return [self.target]
+
+
 class MissingName(Exception):
     """The submission does not define a name the interface requires."""
 

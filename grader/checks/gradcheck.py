@@ -12,18 +12,23 @@ from typing import Any
 import numpy as np
 from pydantic import Field
 
-from grader.checks.base import Budget, Observation, ProbeContext, ScoreContext, Strict, Verdict, compose_message, all_raised
+from grader.checks.base import (
+    Budget,
+    Observation,
+    ProbeContext,
+    ScoreContext,
+    Strict,
+    TargetCases,
+    Verdict,
+    all_raised,
+    compose_message,
+)
 from grader.sampling import derived_seed, describe_call, resolve_cases
 
 Budget = Budget
 
 
-class Params(Strict):
-    target: str
-    cases: list[dict[str, Any]] = Field(min_length=1, description="{init: {...}, input: [...]}, kept tiny")
-
-    def targets(self) -> list[str]:
-        return [self.target]
+Params = TargetCases
 
 
 class Thresholds(Strict):

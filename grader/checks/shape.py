@@ -4,31 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field
-
 from grader.checks.base import (
-    all_raised,
     Budget,
     NoThresholds,
     Observation,
     ProbeContext,
     ScoreContext,
-    Strict,
+    TargetCases,
     Verdict,
+    all_raised,
     compose_message,
 )
 from grader.sampling import derived_seed, describe_call, resolve_cases
 
 Budget = Budget
 Thresholds = NoThresholds
-
-
-class Params(Strict):
-    target: str = Field(description="the class to instantiate with each case's init arguments")
-    cases: list[dict[str, Any]] = Field(min_length=1, description="{init: {...}, input: [N, C, H, W]}")
-
-    def targets(self) -> list[str]:
-        return [self.target]
+Params = TargetCases
 
 
 def probe(ctx: ProbeContext) -> Observation:
