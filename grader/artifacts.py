@@ -8,6 +8,7 @@ problem recorded for that check, never an exception out of the grader.
 from __future__ import annotations
 
 import json
+import math
 import re
 import zipfile
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from grader.checks.base import Observation
 from grader.errors import ArtifactError
+from grader.results import CellResult, LoadResult
 
 MAX_JSON_BYTES = 8 * 2**20
 MAX_ARRAY_BYTES = 256 * 2**20
@@ -45,7 +47,8 @@ class CheckArtifact:
 
 @dataclass
 class RunArtifacts:
-    runner: dict[str, Any] = field(default_factory=dict)
+    finished: bool = False  # the runner reported reaching its end
+    load: LoadResult | None = None  # how loading went, as the runner reported it (sanitised)
     environment: dict[str, Any] = field(default_factory=dict)
     checks: dict[str, CheckArtifact] = field(default_factory=dict)
     started: list[str] = field(default_factory=list)
@@ -59,8 +62,8 @@ def read_json(path: Path) -> Any:
         raise ArtifactError(f"{path.name} is larger than {MAX_JSON_BYTES // 2**20} MB")
     try:
         return json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ArtifactError(f"{path.name} is not valid JSON: {exc}") from None
+    except (ValueError, RecursionError) as exc:  # ValueError covers JSONDecodeError, Unicode and huge ints
+        raise ArtifactError(f"{path.name} is not valid JSON: {str(exc)[:200]}") from None
 
 
 def read_npz(path: Path) -> dict[str, np.ndarray]:
@@ -70,6 +73,7 @@ def read_npz(path: Path) -> dict[str, np.ndarray]:
     if path.stat().st_size > MAX_NPZ_BYTES:
         raise ArtifactError(f"{path.name} is larger than {MAX_NPZ_BYTES // 2**20} MB")
     arrays: dict[str, np.ndarray] = {}
+    total = 0
     try:
         with zipfile.ZipFile(path) as archive:
             for info in archive.infolist():
@@ -83,10 +87,13 @@ def read_npz(path: Path) -> dict[str, np.ndarray]:
                     shape, _, dtype = read_header(member)  # the header only, no data yet
                     if dtype.kind not in ALLOWED_KINDS or dtype.hasobject:
                         raise ArtifactError(f"{path.name}: member {info.filename} has dtype {dtype}, not a plain number type")
-                    claimed = int(np.prod(shape, dtype=np.float64)) * dtype.itemsize
+                    claimed = math.prod(int(d) for d in shape) * dtype.itemsize  # exact, never overflows
                     if claimed > MAX_ARRAY_BYTES or claimed > info.file_size:
                         raise ArtifactError(f"{path.name}: member {info.filename} claims shape {shape} "
                                             f"({claimed} bytes) that its {info.file_size} stored bytes cannot hold")
+                    total += claimed
+                    if total > MAX_NPZ_BYTES:
+                        raise ArtifactError(f"{path.name} unpacks to more than {MAX_NPZ_BYTES // 2**20} MB")
                 with archive.open(info) as member:
                     arrays[info.filename[:-4]] = np.lib.format.read_array(member, allow_pickle=False)
     except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
@@ -97,12 +104,10 @@ def read_npz(path: Path) -> dict[str, np.ndarray]:
 def read_artifacts(out_dir: Path, check_ids: list[str]) -> RunArtifacts:
     """Everything the run left for the planned checks; unreadable parts become per-check problems."""
     result = RunArtifacts()
-    for name, attr in (("runner.json", "runner"), ("environment.json", "environment")):
-        try:
-            value = read_json(out_dir / name)
-            setattr(result, attr, value if isinstance(value, dict) else {})
-        except ArtifactError:
-            pass
+    runner = _json_dict(out_dir / "runner.json")
+    result.finished = runner.get("finished") is True
+    result.load = sanitize_load(runner.get("load"))
+    result.environment = {str(k)[:100]: str(v)[:300] for k, v in _json_dict(out_dir / "environment.json").items()}
     result.started = _started_checks(out_dir / "progress.jsonl")
     for check_id in check_ids:
         json_path = out_dir / f"{check_id}.json"
@@ -114,9 +119,56 @@ def read_artifacts(out_dir: Path, check_ids: list[str]) -> RunArtifacts:
             npz = out_dir / f"{check_id}.npz"
             arrays = read_npz(npz) if npz.exists() else {}
             result.checks[check_id] = CheckArtifact(record, Observation(data=record.data, arrays=arrays))
-        except (ArtifactError, ValidationError) as exc:
-            result.checks[check_id] = CheckArtifact(None, None, problem=str(exc).splitlines()[0][:500])
+        except ArtifactError as exc:
+            result.checks[check_id] = CheckArtifact(None, None, problem=str(exc)[:500])
+        except ValidationError as exc:
+            from grader.spec import validation_problems
+
+            problem = f"{json_path.name}: " + "; ".join(validation_problems(exc))
+            result.checks[check_id] = CheckArtifact(None, None, problem=problem[:500])
     return result
+
+
+def _json_dict(path: Path) -> dict[str, Any]:
+    try:
+        value = read_json(path)
+    except ArtifactError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _text(value: Any, limit: int) -> str:
+    return (value if isinstance(value, str) else "" if value is None else str(value))[:limit]
+
+
+def _number(value: Any) -> float | None:
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def sanitize_load(raw: Any) -> LoadResult | None:
+    """The runner's account of loading the submission, with every field type-checked and bounded."""
+    if not isinstance(raw, dict):
+        return None
+    cells = []
+    for cell in raw.get("cells") if isinstance(raw.get("cells"), list) else []:
+        if not isinstance(cell, dict):
+            continue
+        error = cell.get("error")
+        cells.append(CellResult(
+            cell=int(cell["cell"]) if isinstance(cell.get("cell"), int) else 0, type=_text(cell.get("type"), 20),
+            first_line=_text(cell.get("first_line"), 200), status=_text(cell.get("status"), 20),
+            duration_s=_number(cell.get("duration_s")), stdout=_text(cell.get("stdout"), 4000),
+            error={"ename": _text(error.get("ename"), 200), "evalue": _text(error.get("evalue"), 2000),
+                   "traceback": _text(error.get("traceback"), 5000)} if isinstance(error, dict) else None,
+        ))
+    return LoadResult(status=_text(raw.get("status", "unknown"), 50), message=_text(raw.get("message"), 5000),
+                      duration_s=_number(raw.get("duration_s")), cells=cells[:5000])
 
 
 def _started_checks(path: Path) -> list[str]:
@@ -128,6 +180,6 @@ def _started_checks(path: Path) -> list[str]:
             event = json.loads(line)
             if isinstance(event, dict) and event.get("event") == "start":
                 started.append(str(event.get("check")))
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):
             continue
     return started

@@ -17,11 +17,11 @@ import numpy as np
 
 import grader
 from grader import calibration, data
-from grader.artifacts import read_artifacts
+from grader.artifacts import RunArtifacts, read_artifacts
 from grader.executor import run_all
 from grader.plan import Plan, build_plan
-from grader.results import CellResult, CheckResult, LoadResult, SubmissionResult, write_result
-from grader.sandbox import get_sandbox
+from grader.results import CheckResult, SubmissionResult, write_result
+from grader.sandbox import Outcome, get_sandbox
 from grader.scoring import run_problems, score_checks
 from grader.spec import LoadedSpec
 from grader.submissions import Submission
@@ -86,14 +86,23 @@ class Batch:
 
     def _grade_one(self, submission: Submission, index: int, reference: calibration.ReferenceData,
                    out_dir: Path) -> SubmissionResult:
+        if submission.problem:  # nothing runnable: a graded result that says why
+            outcome = Outcome(exit_code=None, signal=None, duration_s=0.0)
+            checks = score_checks(self.plan, RunArtifacts(), outcome, reference.observations, self.truth)
+            checks = [c if c.status == "skipped" else c.model_copy(update={"message": "Not run: " + submission.problem})
+                      for c in checks]
+            result = self._result(submission, "graded", checks, [submission.problem])
+            self._write(result, out_dir)
+            return result
         job = self.workspace.new_job(submission, self.plan, f"{index:04d}-{submission.student}")
         outcome = self.sandbox.run(job)
         artifacts = read_artifacts(job.out_dir, [c.id for c in self.plan.checks])
         checks = score_checks(self.plan, artifacts, outcome, reference.observations, self.truth)
-        load = artifacts.runner.get("load") if isinstance(artifacts.runner.get("load"), dict) else None
         result = self._result(submission, "graded", checks, run_problems(self.plan, artifacts, outcome))
-        result.load = _load_result(load, submission.kind)
-        result.timings = {"run_s": outcome.duration_s, **({"load_s": load["duration_s"]} if load and "duration_s" in load else {})}
+        result.load = artifacts.load
+        result.timings = {"run_s": outcome.duration_s}
+        if artifacts.load is not None and artifacts.load.duration_s is not None:
+            result.timings["load_s"] = artifacts.load.duration_s
         result.environment = {"reported_by_run": artifacts.environment}
         result.isolation = {**outcome.isolation, "limits_profile": self.plan.limits}
         result.logs = {"stdout": outcome.stdout, "stderr": outcome.stderr}
@@ -129,20 +138,11 @@ class Batch:
 
         folder = submission_dir(out_dir, result)
         write_result(result, folder / "result.json")
+        for name, text in result.logs.items():  # the run's own output, also inside result.json
+            (folder / f"{name}.txt").write_text(text)
         (folder / "report.html").write_text(render_submission(result))
 
 
 def submission_dir(out_dir: Path, result: SubmissionResult) -> Path:
     return out_dir / result.assignment / result.profile / result.student
 
-
-def _load_result(load: dict[str, Any] | None, kind: str) -> LoadResult | None:
-    if not load:
-        return None
-    cells = []
-    for cell in load.get("cells") or []:
-        try:
-            cells.append(CellResult.model_validate({k: cell.get(k) for k in CellResult.model_fields if k in cell}))
-        except Exception:  # noqa: BLE001 - a malformed record is dropped, not fatal
-            continue
-    return LoadResult(status=str(load.get("status", "unknown")), message=str(load.get("message", ""))[:5000], cells=cells)

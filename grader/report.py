@@ -47,11 +47,15 @@ def check_rows(results: list[SubmissionResult]) -> list[dict[str, Any]]:
     return list(rows.values())
 
 
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values) if values else 0.0
+
+
 def render_index(results: list[SubmissionResult], generated: str | None = None) -> str:
     first = results[0]
     return _environment().get_template("index.html.j2").render(
         title=first.title, assignment=first.assignment, profile=first.profile, results=results,
-        max_score=first.max_score, mean=sum(r.score for r in results) / len(results),
+        max_score=first.max_score, mean=_mean([r.score for r in results if r.status == "graded"]),
         ungraded=sum(r.status == "ungraded" for r in results), check_rows=check_rows(results),
         generated=generated or datetime.now(timezone.utc).isoformat(timespec="seconds"),
     )

@@ -45,6 +45,7 @@ class LoadResult(Model):
 
     status: str
     message: str = ""
+    duration_s: float | None = None
     cells: list[CellResult] = Field(default_factory=list)
 
 

@@ -28,19 +28,18 @@ def run_problems(plan: Plan, artifacts: RunArtifacts, outcome: Outcome) -> list[
     if outcome.limit_hit == "submission":
         problems.append(f"The run was stopped after {plan.limits['submission_s']:g} s: the per-submission time limit. "
                         "Look for a loop that never ends or training that runs at import time / outside skip-grading cells.")
-    elif not artifacts.runner.get("finished"):
+    elif not artifacts.finished:
         problems.append("The run ended before the grader finished: " + describe_exit(outcome))
-    load = artifacts.runner.get("load") or {}
-    if isinstance(load, dict) and load.get("status", "ok") != "ok" and load.get("message"):
-        problems.append(str(load["message"]))
-    for cell in (load.get("cells") or []) if isinstance(load, dict) else []:
-        if isinstance(cell, dict) and cell.get("status") == "timeout":
-            problems.append(f"Cell {cell.get('cell')} ({cell.get('first_line', '')!s}) hit the per-cell time limit "
+    load = artifacts.load
+    if load is not None and load.status != "ok" and load.message:
+        problems.append(load.message)
+    for cell in load.cells if load is not None else []:
+        if cell.status == "timeout":
+            problems.append(f"Cell {cell.cell} ({cell.first_line}) hit the per-cell time limit "
                             f"({plan.limits['cell_s']:g} s) and was interrupted; the grader went on with the next cell.")
-        elif isinstance(cell, dict) and cell.get("status") == "error" and isinstance(cell.get("error"), dict):
-            err = cell["error"]
-            problems.append(f"Cell {cell.get('cell')} ({cell.get('first_line', '')!s}) raised {err.get('ename')}: "
-                            f"{str(err.get('evalue', ''))[:300]}")
+        elif cell.status == "error" and cell.error:
+            problems.append(f"Cell {cell.cell} ({cell.first_line}) raised {cell.error['ename']}: "
+                            f"{cell.error['evalue'][:300]}")
     return problems
 
 

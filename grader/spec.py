@@ -8,11 +8,12 @@ Every problem is reported as ``file: key.path: what is wrong (fix)``.
 from __future__ import annotations
 
 import hashlib
+import reprlib
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from grader.errors import SpecError
 
@@ -107,14 +108,15 @@ class AssignmentSpec(Strict):
             raise ValueError(f"unknown profile(s) {', '.join(unknown)}; only 'check' and 'grade' exist")
         return value
 
-    @model_validator(mode="after")
-    def _unique_check_ids(self) -> "AssignmentSpec":
+    @field_validator("checks")
+    @classmethod
+    def _unique_check_ids(cls, value: list[CheckSpec]) -> list[CheckSpec]:
         seen: set[str] = set()
-        for check in self.checks:
+        for check in value:
             if check.id in seen:
-                raise ValueError(f"duplicate check id {check.id!r}; every check needs its own id")
+                raise ValueError(f"duplicate check id {check.id!r}; give every check its own id")
             seen.add(check.id)
-        return self
+        return value
 
 
 class LoadedSpec(BaseModel):
@@ -152,8 +154,10 @@ def validation_problems(exc: ValidationError, prefix: str = "", model: type[Base
             problems.append(f"{key}: unknown key (remove it or fix its spelling{allowed})")
         elif err["type"] == "missing":
             problems.append(f"{key}: required key is missing (add it)")
+        elif err["type"] == "value_error":  # our own validators: the message already says what to do
+            problems.append(f"{key}: {err['msg'].removeprefix('Value error, ')}")
         else:
-            problems.append(f"{key}: {err['msg']} (got {err.get('input')!r})")
+            problems.append(f"{key}: {err['msg']} (got {reprlib.repr(err.get('input'))})")
     return problems
 
 

@@ -17,9 +17,12 @@ class Submission:
     student: str
     path: Path  # the file, or the directory
     entry: Path  # the notebook or module to run (inside ``path`` for a directory)
+    problem: str = ""  # set when there is nothing runnable: graded as such, never silently dropped
 
     @property
     def kind(self) -> str:
+        if self.problem:
+            return "unknown"
         return "notebook" if self.entry.suffix == ".ipynb" else "module"
 
 
@@ -32,11 +35,17 @@ def as_submission(path: Path) -> Submission | None:
     if path.is_file() and path.suffix in ENTRY_SUFFIXES:
         return Submission(_safe_name(path.stem), path, path)
     if path.is_dir():
-        entries = sorted(p for p in path.iterdir() if p.is_file() and p.suffix in ENTRY_SUFFIXES)
-        preferred = [p for p in entries if p.name in PREFERRED_ENTRIES]
+        entries = sorted(p for p in path.iterdir() if p.is_file() and p.suffix in ENTRY_SUFFIXES
+                         and not p.name.startswith("."))
+        preferred = sorted((p for p in entries if p.name in PREFERRED_ENTRIES), key=lambda p: PREFERRED_ENTRIES.index(p.name))
         chosen = preferred[:1] or (entries if len(entries) == 1 else [])
         if chosen:
             return Submission(_safe_name(path.name), path, chosen[0])
+        if entries:
+            names = ", ".join(p.name for p in entries)
+            return Submission(_safe_name(path.name), path, path, problem=(
+                f"The folder holds several notebooks/modules ({names}) and none is called "
+                f"{' or '.join(PREFERRED_ENTRIES[:2])}: rename the one to grade."))
     return None
 
 
@@ -62,10 +71,15 @@ def discover(paths: list[Path]) -> list[Submission]:
 
 
 def _unique_names(found: list[Submission]) -> list[Submission]:
-    seen: dict[str, int] = {}
+    """``alice.py`` and ``alice.ipynb`` become ``alice`` and ``alice-2`` (never two reports in one folder)."""
+    taken = {sub.student for sub in found}
+    used: set[str] = set()
     unique = []
     for sub in found:
-        count = seen.get(sub.student, 0)
-        seen[sub.student] = count + 1
-        unique.append(sub if count == 0 else Submission(f"{sub.student}-{count + 1}", sub.path, sub.entry))
+        name, n = sub.student, 1
+        while name in used or (n > 1 and name in taken):
+            n += 1
+            name = f"{sub.student}-{n}"
+        used.add(name)
+        unique.append(sub if name == sub.student else Submission(name, sub.path, sub.entry, sub.problem))
     return unique

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from grader.artifacts import sanitize_load
 from grader.report import check_rows, format_points, render_index, render_submission, terminal_summary
 from grader.results import CellResult, CheckResult, LoadResult, SubmissionResult
 
@@ -146,6 +147,19 @@ def test_index_report_content() -> None:
     assert "2026-01-01T00:00:00+00:00" in html
 
 
+def test_index_mean_counts_only_graded_submissions() -> None:
+    alice, bob, carol = index_results()
+    assert (alice.score, bob.score, carol.status) == (3.0, 10.0, "ungraded")
+    carol.score = 100.0  # whatever an ungraded result says, it does not move the mean
+    assert "mean score 6.5 / 11" in render_index([alice, bob, carol], generated="x")
+    assert "mean score 6.5 / 11" in render_index([alice, bob], generated="x")
+
+
+def test_index_mean_when_nothing_was_graded() -> None:
+    html = render_index([make_result("carol", status="ungraded")], generated="x")
+    assert "mean score 0 / 11" in html and "1 not graded" in html
+
+
 # --- check_rows -----------------------------------------------------------------------------------------
 
 
@@ -208,11 +222,43 @@ def test_terminal_summary() -> None:
     assert "NOT GRADED" not in alice + bob
 
 
-@pytest.mark.xfail(strict=True, reason="grader/templates/submission.html.j2 (StrictUndefined) needs ename/evalue/traceback "
-                                       "in a cell's error dict, and a string evalue; the run's record is untrusted")
+ODD_LOADS: dict[str, Any] = {
+    "partial-error": {"status": "error", "cells": [{"cell": 9, "type": "code", "first_line": "x", "status": "error",
+                                                    "error": {"ename": "OddError"}}]},
+    "int-evalue": {"status": "error", "cells": [{"cell": 9, "type": "code", "first_line": "x", "status": "error",
+                                                 "error": {"ename": "OddError", "evalue": 5, "traceback": ""}}]},
+    "error-not-dict": {"status": "error", "message": "OddError", "cells": [
+        {"cell": 9, "type": "code", "first_line": "x", "status": "error", "error": "OddError"}]},
+    "odd-types": {"status": ["OddError"], "message": {"a": 1}, "duration_s": "slow", "cells": [
+        {"cell": "9", "type": "code", "first_line": None, "status": 3, "duration_s": True, "stdout": [1, 2],
+         "error": {"ename": ["OddError"], "evalue": None, "traceback": {"tb": 1}}}]},
+    "cells-not-list": {"status": "OddError", "cells": {"cell": 9}},
+    "cells-not-dicts": {"status": "OddError", "cells": ["x", 3, None]},
+    "untyped-cell": {"status": "ok", "cells": [{"status": "error", "error": {"ename": "OddError"}}]},
+    "html": {"status": "ok", "cells": [{"cell": 9, "type": "code", "first_line": SCRIPT, "status": SCRIPT,
+                                        "error": {"ename": "OddError", "evalue": SCRIPT, "traceback": SCRIPT}}]},
+}
+
+
+@pytest.mark.parametrize("raw", list(ODD_LOADS.values()), ids=list(ODD_LOADS))
+def test_submission_report_survives_odd_load_record(raw: dict[str, Any]) -> None:
+    """Whatever runner.json claimed about loading, its sanitised form renders (and stays escaped)."""
+    result = make_result()
+    result.load = sanitize_load(raw)
+    html = render_submission(result)
+    assert "Loading the submission" in html
+    assert SCRIPT not in html
+
+
 @pytest.mark.parametrize("error", [{"ename": "X"}, {"ename": "X", "evalue": 5, "traceback": ""}], ids=["partial", "int-evalue"])
 def test_submission_report_survives_odd_cell_error(error: dict[str, Any]) -> None:
     result = make_result()
-    assert result.load is not None
-    result.load.cells.append(CellResult(cell=9, type="code", first_line="x", status="error", error=error))
-    assert "X" in render_submission(result)
+    loaded = sanitize_load({"status": "error", "cells": [
+        {"cell": 9, "type": "code", "first_line": "odd cell", "status": "error", "error": error}]})
+    assert result.load is not None and loaded is not None
+    result.load.cells.extend(loaded.cells)
+    html = render_submission(result)
+    assert "<code>odd cell</code>" in html
+    assert "<summary>X: " in html
+    if error.get("evalue") == 5:
+        assert "<summary>X: 5</summary>" in html

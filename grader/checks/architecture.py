@@ -93,7 +93,7 @@ def _output_shape(ctx: ScoreContext) -> Verdict:
     call = f"{describe_call(ctx.params.target, init)} on input {tuple(ctx.params.input)}"
     if seen == expected:
         return Verdict(1.0, f"{call} returns shape {tuple(seen)} as expected.")
-    return Verdict(0.0, compose_message(f"{call} returned shape {tuple(seen)}; expected {tuple(expected)}.", ["output shape"], ctx.hint))
+    return Verdict(0.0, compose_message(f"{call} returned shape {tuple(seen)}; expected {tuple(expected)}.", [], ctx.hint, failed=True))
 
 
 def _pointwise_reduction(ctx: ScoreContext) -> Verdict:
@@ -110,7 +110,7 @@ def _pointwise_reduction(ctx: ScoreContext) -> Verdict:
         return Verdict(1.0, f"Found a channel-reducing 1x1 convolution: {found[0]}.")
     msg = ("No 1x1 convolution that reduces the number of channels was used in the forward pass "
            "(looked for nn.Conv2d with kernel_size=1 and out_channels < in_channels, or your PointwiseConv).")
-    return Verdict(0.0, compose_message(msg, ["missing"], ctx.hint))
+    return Verdict(0.0, compose_message(msg, [], ctx.hint, failed=True))
 
 
 def _gradient_flow(ctx: ScoreContext) -> Verdict:

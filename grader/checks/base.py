@@ -131,11 +131,11 @@ def all_raised(cases: Any) -> bool:
     return isinstance(cases, list) and bool(cases) and all(isinstance(c, dict) and "error" in c for c in cases)
 
 
-def compose_message(summary: str, problems: list[str], hint: str = "", limit: int = 5) -> str:
+def compose_message(summary: str, problems: list[str], hint: str = "", limit: int = 5, failed: bool = False) -> str:
     """A summary line, the first few concrete problems, and the spec's hint when something failed."""
     lines = [summary, *(f"- {p}" for p in problems[:limit])]
     if len(problems) > limit:
         lines.append(f"- ... and {len(problems) - limit} more")
-    if problems and hint:
+    if (problems or failed) and hint:
         lines.append(f"Hint: {hint}")
     return "\n".join(lines)

@@ -45,6 +45,10 @@ def run_cases(ctx: ProbeContext, with_gradients: bool) -> Observation:
                 y = module(x)
             if not with_gradients:
                 arrays[f"c{index}_y"] = to_numpy(y)
+            elif not y.requires_grad:
+                statuses.append({"wrong": "its output is not connected to the input or the weights by autograd, "
+                                          "so no gradient flows back (was something detached, or built with torch.zeros?)"})
+                continue
             else:
                 y.backward(randn(list(y.shape), case_seed + 1).to(y.device, y.dtype))
                 arrays[f"c{index}_dx"] = _grad_or_zeros(x, x.shape)

@@ -44,7 +44,7 @@ def probe(ctx: ProbeContext) -> Observation:
 def score(ctx: ScoreContext) -> Verdict:
     name = ctx.params.target
     if "error" in ctx.student.data:
-        return Verdict(0.0, compose_message(ctx.student.data["error"], ["type"], ctx.hint))
+        return Verdict(0.0, compose_message(ctx.student.data["error"], [], ctx.hint, failed=True))
     status = ctx.student.data.get("keys", {})
     good, problems = 0, []
     for key, tol in ctx.params.keys.items():

@@ -7,6 +7,7 @@ labels never enter the sandbox: loss and accuracy are computed here from those l
 
 from __future__ import annotations
 
+import math
 from typing import Any, Literal
 
 import numpy as np
@@ -111,7 +112,8 @@ def _predict(model: Any, x: Any, device: str) -> Any:
 def held_out_metrics(logits: np.ndarray, labels: np.ndarray) -> dict[str, float]:
     """Cross-entropy and accuracy of ``logits`` against the hidden ``labels`` (trusted side)."""
     logits = logits.astype(np.float64)
-    if logits.ndim != 2 or logits.shape[0] != labels.shape[0] or not np.all(np.isfinite(logits)):
+    if (logits.ndim != 2 or logits.shape[0] != labels.shape[0] or logits.shape[1] <= int(labels.max(initial=0))
+            or not np.all(np.isfinite(logits))):
         return {"loss": float("inf"), "accuracy": 0.0}
     shifted = logits - logits.max(axis=1, keepdims=True)
     log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
@@ -126,7 +128,11 @@ def score(ctx: ScoreContext) -> Verdict:
     ref = {k: held_out_metrics(ctx.reference.arrays[f"logits_{k}"], labels) for k in ("before", "after")}
     t = ctx.thresholds
     bars: list[tuple[str, bool]] = []
-    drop, ref_drop = mine["before"]["loss"] - mine["after"]["loss"], ref["before"]["loss"] - ref["after"]["loss"]
+    # A starting loss is capped at ln(classes), the loss of knowing nothing: NaN or huge logits before
+    # training must not make any finite loss afterwards look like a large drop.
+    chance = math.log(ctx.reference.arrays["logits_after"].shape[1])
+    drop = min(mine["before"]["loss"], chance) - mine["after"]["loss"]
+    ref_drop = min(ref["before"]["loss"], chance) - ref["after"]["loss"]
     if t.loss_drop_vs_reference is not None:
         need = t.loss_drop_vs_reference * ref_drop
         bars.append((f"held-out loss fell by {drop:.3f} (from {mine['before']['loss']:.3f} to {mine['after']['loss']:.3f}); "
@@ -143,7 +149,7 @@ def score(ctx: ScoreContext) -> Verdict:
         bars.append(("training ran and produced finite predictions", np.isfinite(mine["after"]["loss"])))
     met = sum(ok for _, ok in bars)
     budget = ctx.budget
-    summary = (f"Trained build_model with the grader's loop for {budget.epochs} epoch(s) on "
+    summary = (f"Trained {ctx.params.target} with the grader's loop for {budget.epochs} epoch(s) on "
                f"{ctx.student.data.get('train_size', '?')} images; judged on {n} held-out images. "
                f"{met} of {len(bars)} bars met.")
     lines = [summary, *(f"- {'ok' if ok else 'NOT met'}: {text}" for text, ok in bars)]
