@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import traceback
 from dataclasses import dataclass, field
@@ -48,7 +49,7 @@ class Batch:
     def __post_init__(self) -> None:
         self.plan = build_plan(self.loaded, self.profile, self.device)
         if self.workers > 1:  # share the cores between concurrent runs instead of oversubscribing them
-            self.plan = Plan(**{**self.plan.__dict__, "cpus": max(1, self.plan.cpus // self.workers)})
+            self.plan = dataclasses.replace(self.plan, cpus=max(1, self.plan.cpus // self.workers))
         self.sandbox = get_sandbox(self.sandbox_name)
         self.workspace = Workspace()
         for name, spec in self.loaded.spec.datasets.items():

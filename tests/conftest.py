@@ -36,5 +36,5 @@ def write_spec_variant(folder: Path, assignment: str, limits: dict[str, float], 
 def fast_conv1x1(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """conv1x1 with limits short enough for tests: the never-ending submissions are cut off quickly."""
     folder = tmp_path_factory.mktemp("assignments")
-    write_spec_variant(folder, "conv1x1", {"cell_s": 15, "submission_s": 75, "startup_s": 60})
+    write_spec_variant(folder, "conv1x1", {"cell_s": 20, "submission_s": 60, "startup_s": 60})
     return folder

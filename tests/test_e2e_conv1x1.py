@@ -148,7 +148,7 @@ def test_never_ending_module_is_stopped_and_reported(grade_results: dict[str, Su
     result = grade_results["hang_ignore_signals"]
     assert result.score == 0
     assert any("per-submission time limit" in p for p in result.problems)
-    assert result.timings["run_s"] < 75 + 15
+    assert result.timings["run_s"] < 60 + 15
     out: Path = grade_results["_out"]  # type: ignore[assignment]
     assert (out / "conv1x1" / "grade" / "hang_ignore_signals" / "report.html").is_file()
 
@@ -157,7 +157,7 @@ def test_never_ending_cell_is_interrupted_and_grading_goes_on(grade_results: dic
     result = grade_results["erin_forever"]
     timed_out = [c for c in result.load.cells if c.status == "timeout"]
     assert len(timed_out) == 1
-    assert any("per-cell time limit (15 s)" in p for p in result.problems)
+    assert any("per-cell time limit (20 s)" in p for p in result.problems)
     assert result.score == result.max_score
 
 

@@ -92,5 +92,3 @@ def run_checks_from_file(namespace: dict[str, Any], job_file: str) -> None:
     run_checks(namespace, job)
     sys.stdout.flush()
 
-
-__all__ = ["run_checks", "run_checks_from_file", "seed_everything"]
