@@ -78,3 +78,51 @@ def test_a_grader_fault_is_recorded_and_exits_1(tmp_path: Path, monkeypatch: pyt
     assert {s["student"]: s["status"] for s in summary} == {"bob": "graded", "zed": "ungraded"}
     zed = json.loads((tmp_path / "r" / "conv1x1" / "check" / "zed" / "result.json").read_text())
     assert "disk on fire" in zed["problems"][0]
+
+
+@pytest.mark.slow
+def test_parallel_jobs_split_the_cores(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = tmp_path / "subs"
+    folder.mkdir()
+    for name in ("one", "two"):
+        (folder / f"{name}.py").write_text(BOB.read_text())
+    code = cli.main(["grade", str(folder), "--assignment", "conv1x1", "--profile", "check", "--jobs", "2",
+                     "--out", str(tmp_path / "r"), "--json"])
+    docs = json.loads(capsys.readouterr().out)
+    assert code == 0 and [d["student"] for d in docs] == ["one", "two"]
+    assert all(d["score"] == d["max_score"] for d in docs)
+    assert all(d["isolation"]["threads"] == max(1, (os.cpu_count() or 1) // 2) for d in docs)
+
+
+@pytest.mark.slow
+def test_killing_the_grader_kills_its_runs(tmp_path: Path) -> None:
+    """A grader that is SIGKILLed mid-run leaves no process of the run behind (parent-death signal)."""
+    import signal
+    import time
+
+    hang = REPO / "tests" / "fixtures" / "submissions" / "conv1x1" / "hang_ignore_signals.py"
+    proc = subprocess.Popen([sys.executable, "-m", "grader", "check", str(hang), "--assignment", "conv1x1",
+                             "--out", str(tmp_path)], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not _marked_processes():
+        time.sleep(0.5)
+    assert _marked_processes(), "the sandboxed run never started"
+    time.sleep(3)  # let the reference finish and the hanging submission start
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and _marked_processes():
+        time.sleep(0.2)
+    assert _marked_processes() == []
+
+
+def _marked_processes() -> list[str]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if b"DLGRADER_RUN=" in (entry / "environ").read_bytes():
+                    found.append(entry.name)
+            except OSError:
+                continue
+    return found
