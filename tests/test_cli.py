@@ -12,6 +12,7 @@ import pytest
 
 from grader import cli
 from grader.pipeline import Batch
+from grader.sandbox.process import marked_pids
 
 from .conftest import REPO
 
@@ -104,25 +105,14 @@ def test_killing_the_grader_kills_its_runs(tmp_path: Path) -> None:
     proc = subprocess.Popen([sys.executable, "-m", "grader", "check", str(hang), "--assignment", "conv1x1",
                              "--out", str(tmp_path)], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and not _marked_processes():
+    while time.monotonic() < deadline and not marked_pids():
         time.sleep(0.5)
-    assert _marked_processes(), "the sandboxed run never started"
+    assert marked_pids(), "the sandboxed run never started"
     time.sleep(3)  # let the reference finish and the hanging submission start
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and _marked_processes():
+    while time.monotonic() < deadline and marked_pids():
         time.sleep(0.2)
-    assert _marked_processes() == []
+    assert marked_pids() == []
 
-
-def _marked_processes() -> list[str]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if b"DLGRADER_RUN=" in (entry / "environ").read_bytes():
-                    found.append(entry.name)
-            except OSError:
-                continue
-    return found

@@ -9,11 +9,6 @@ from typing import Any
 
 from grader.plan import Plan
 
-LIMIT_MESSAGES = {
-    "submission": "the per-submission time limit ({value:g} s) was hit, and the run was stopped",
-    "startup": "the start-up limit ({value:g} s) was hit before the Jupyter kernel answered",
-}
-
 
 @dataclass
 class Job:
@@ -67,7 +62,7 @@ class Outcome:
     exit_code: int | None
     signal: int | None
     duration_s: float
-    limit_hit: str | None = None  # a key of LIMIT_MESSAGES
+    limit_hit: str | None = None  # "submission" when the watchdog stopped the run
     stdout: str = ""
     stderr: str = ""
     output_truncated: bool = False

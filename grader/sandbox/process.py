@@ -125,20 +125,32 @@ def _set_rlimits(rlimits: list[str]) -> None:
                 pass
 
 
-def kill_marked(marker: str) -> int:
-    """SIGKILL every process whose environment carries ``marker`` (escaped daemons); return how many."""
-    needle = f"DLGRADER_RUN={marker}".encode()
-    killed = 0
+def marked_pids(marker: str | None = None) -> list[int]:
+    """Processes whose environment carries this run's marker (any run's, when ``marker`` is None)."""
+    needle = f"DLGRADER_RUN={marker}".encode() if marker else b"DLGRADER_RUN="
+    found: list[int] = []
     if not Path("/proc").is_dir():
-        return 0
+        return found
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            if needle in (entry / "environ").read_bytes().split(b"\0"):
-                os.kill(int(entry.name), signal.SIGKILL)
-                killed += 1
-        except (OSError, ProcessLookupError):
+            variables = (entry / "environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if any(v == needle if marker else v.startswith(needle) for v in variables):
+            found.append(int(entry.name))
+    return found
+
+
+def kill_marked(marker: str) -> int:
+    """SIGKILL every process of run ``marker`` still alive (escaped daemons); return how many."""
+    killed = 0
+    for pid in marked_pids(marker):
+        try:
+            os.kill(pid, signal.SIGKILL)
+            killed += 1
+        except (ProcessLookupError, PermissionError):
             continue
     return killed
 
