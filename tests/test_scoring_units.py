@@ -277,8 +277,10 @@ def test_call_equivalence_close_compare() -> None:
 
 def test_call_equivalence_fewer_student_cases() -> None:
     params = {**CALL_PARAMS, "cases": [{"args": [[2, 3, 8, 8], 5]}, {"args": [[1, 1, 1, 1], 2]}]}
-    verdict = score("call_equivalence", params, returned([2, 5, 8, 8], "tuple"), CALL_REFERENCE)
-    assert verdict.fraction == 0.5  # a missing case counts as wrong
+    # A student record with the wrong number of cases is malformed: the scorer refuses it (zip strict),
+    # and grader.scoring turns that into an "error" status for the check.
+    with pytest.raises(ValueError):
+        score("call_equivalence", params, returned([2, 5, 8, 8], "tuple"), CALL_REFERENCE)
 
 
 # --- architecture ---------------------------------------------------------------------------------------

@@ -12,7 +12,16 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from grader.checks.base import Budget, NoThresholds, Observation, ProbeContext, ScoreContext, Strict, Verdict, compose_message
+from grader.checks.base import (
+    Budget,
+    NoThresholds,
+    Observation,
+    ProbeContext,
+    ScoreContext,
+    Strict,
+    Verdict,
+    compose_message,
+)
 from grader.sampling import describe_call
 
 Budget = Budget

@@ -7,7 +7,17 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from grader.checks.base import Budget, Observation, ProbeContext, ScoreContext, Strict, Tolerance, Verdict, compose_message, all_raised
+from grader.checks.base import (
+    Budget,
+    Observation,
+    ProbeContext,
+    ScoreContext,
+    Strict,
+    Tolerance,
+    Verdict,
+    all_raised,
+    compose_message,
+)
 from grader.sampling import derived_seed, resolve_cases
 
 Budget = Budget
@@ -61,7 +71,7 @@ def _same(a: Any, b: Any, ctx: ScoreContext) -> bool:
     if ctx.params.compare == "exact":
         return a == b
     if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(_same(x, y, ctx) for x, y in zip(a, b))
+        return len(a) == len(b) and all(_same(x, y, ctx) for x, y in zip(a, b, strict=True))
     if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool):
         return abs(a - b) <= ctx.thresholds.atol + ctx.thresholds.rtol * abs(b)
     return a == b
@@ -71,7 +81,7 @@ def score(ctx: ScoreContext) -> Verdict:
     cases = resolve_cases(ctx.params.cases, derived_seed(ctx.seed, ctx.check_id))
     want_type = ctx.params.sequence_as
     good, problems = 0, []
-    for case, seen, expected in zip(cases, ctx.student.data["cases"], ctx.reference.data["cases"]):
+    for case, seen, expected in zip(cases, ctx.student.data["cases"], ctx.reference.data["cases"], strict=True):
         args = ", ".join([*(repr(tuple(a) if isinstance(a, list) else a) for a in case.get("args", [])),
                           *(f"{k}={v!r}" for k, v in case.get("kwargs", {}).items())])
         call = f"{ctx.params.target}({args})"

@@ -53,12 +53,12 @@ def probe(ctx: ProbeContext) -> Observation:
             named = [(n, p) for n, p in module.named_parameters() if p.requires_grad]
             names = [n for n, _ in named]
 
-            def fn(x: Any, *weights: Any) -> Any:
-                return torch.func.functional_call(module, dict(zip(names, weights)), (x,))
+            def fn(x: Any, *weights: Any, _module: Any = module, _names: list[str] = names) -> Any:
+                return torch.func.functional_call(_module, dict(zip(_names, weights, strict=True)), (x,))
 
             inputs = (randn(case["input"], seed + index, torch.float64), *(p.detach().clone() for _, p in named))
             analytical = torch.autograd.functional.jacobian(fn, inputs)
-            for position, (label, tensor, jac) in enumerate(zip(["input", *names], inputs, analytical)):
+            for position, (label, tensor, jac) in enumerate(zip(["input", *names], inputs, analytical, strict=True)):
                 out_numel = int(np.prod(jac.shape[: jac.dim() - tensor.dim()]))
                 arrays[f"c{index}_ana_{_key(label)}"] = to_numpy(jac).reshape(out_numel, tensor.numel())
                 arrays[f"c{index}_num_{_key(label)}"] = _numerical(fn, inputs, position, eps)
@@ -96,7 +96,7 @@ def score(ctx: ScoreContext) -> Verdict:
     cases = resolve_cases(ctx.params.cases, derived_seed(ctx.seed, ctx.check_id))
     tol = ctx.thresholds
     good, problems = 0, []
-    for index, (case, seen) in enumerate(zip(cases, ctx.student.data["cases"])):
+    for index, (case, seen) in enumerate(zip(cases, ctx.student.data["cases"], strict=True)):
         call = f"{describe_call(ctx.params.target, case['init'])} on input {tuple(case['input'])} (float64)"
         if "error" in seen:
             problems.append(f"{call} raised {seen['error']}")

@@ -7,7 +7,16 @@ from typing import Any
 import numpy as np
 from pydantic import Field
 
-from grader.checks.base import Observation, ProbeContext, ScoreContext, Strict, Tolerance, Verdict, compose_message, all_raised
+from grader.checks.base import (
+    Observation,
+    ProbeContext,
+    ScoreContext,
+    Strict,
+    Tolerance,
+    Verdict,
+    all_raised,
+    compose_message,
+)
 from grader.sampling import derived_seed, describe_call, resolve_cases
 
 
@@ -76,7 +85,7 @@ def compare_cases(ctx: ScoreContext, what: str) -> Verdict:
     cases = resolve_cases(ctx.params.cases, derived_seed(ctx.seed, ctx.check_id))
     tol = ctx.thresholds
     good, problems = 0, []
-    for index, (case, seen) in enumerate(zip(cases, ctx.student.data["cases"])):
+    for index, (case, seen) in enumerate(zip(cases, ctx.student.data["cases"], strict=True)):
         call = f"{describe_call(ctx.params.target, case['init'])} on input {tuple(case['input'])}"
         if "error" in seen or "wrong" in seen:
             problems.append(f"{call}: {seen.get('error') or seen['wrong']}")

@@ -7,7 +7,17 @@ from typing import Any
 import numpy as np
 from pydantic import Field
 
-from grader.checks.base import Budget, NoThresholds, Observation, ProbeContext, ScoreContext, Strict, Tolerance, Verdict, compose_message
+from grader.checks.base import (
+    Budget,
+    NoThresholds,
+    Observation,
+    ProbeContext,
+    ScoreContext,
+    Strict,
+    Tolerance,
+    Verdict,
+    compose_message,
+)
 
 Budget = Budget
 Thresholds = NoThresholds

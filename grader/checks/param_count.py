@@ -39,7 +39,7 @@ def probe(ctx: ProbeContext) -> Observation:
 def score(ctx: ScoreContext) -> Verdict:
     cases = resolve_cases(ctx.params.cases, derived_seed(ctx.seed, ctx.check_id))
     good, problems = 0, []
-    for case, seen, expected in zip(cases, ctx.student.data["cases"], ctx.reference.data["cases"]):
+    for case, seen, expected in zip(cases, ctx.student.data["cases"], ctx.reference.data["cases"], strict=True):
         call = describe_call(ctx.params.target, case["init"])
         if "error" in seen:
             problems.append(f"{call} raised {seen['error']}")

@@ -45,7 +45,7 @@ def score(ctx: ScoreContext) -> Verdict:
     cases = resolve_cases(ctx.params.cases, derived_seed(ctx.seed, ctx.check_id))
     student, reference = ctx.student.data["cases"], ctx.reference.data["cases"]
     good, problems = 0, []
-    for case, seen, expected in zip(cases, student, reference):
+    for case, seen, expected in zip(cases, student, reference, strict=True):
         call = f"{describe_call(ctx.params.target, case['init'])} on input {tuple(case['input'])}"
         if "error" in seen:
             problems.append(f"{call} raised {seen['error']}")

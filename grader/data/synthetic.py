@@ -39,7 +39,7 @@ def make_cifar_like(options: Options) -> dict[str, np.ndarray]:
         labels = rng.integers(0, k, size=n)
         shifts = rng.integers(-3, 4, size=(n, 2))
         images = np.empty((n, size, size, 3), dtype=np.float64)
-        for i, (label, (dy, dx)) in enumerate(zip(labels, shifts)):
+        for i, (label, (dy, dx)) in enumerate(zip(labels, shifts, strict=True)):
             images[i] = np.roll(templates_arr[label], (dy, dx), axis=(0, 1))
         images *= rng.uniform(0.7, 1.3, size=(n, 1, 1, 1))
         images += rng.normal(0, options.noise * 0.5, size=images.shape)
