@@ -6,6 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-$( [ -x /usr/bin/python3 ] && echo /usr/bin/python3 || command -v python3 )}
 TORCH_SPEC=${TORCH_SPEC:-"torch==2.14.1 torchvision==0.29.1"}
+# pip's warnings about this machine's local package mirrors are noise; real errors still fail the script.
+pip_install() { .venv/bin/python -m pip install --quiet "$@" 2>&1 | { grep -v "^WARNING: Location" || true; } >&2; }
 if [ ! -x .venv/bin/python ]; then
   echo "bootstrap: creating .venv with $PYTHON" >&2
   "$PYTHON" -m venv .venv
@@ -13,7 +15,7 @@ fi
 if ! .venv/bin/python -c "import torch, torchvision" 2>/dev/null; then
   echo "bootstrap: installing $TORCH_SPEC (a few minutes the first time)" >&2
   # shellcheck disable=SC2086
-  .venv/bin/python -m pip install --quiet $TORCH_SPEC
+  pip_install $TORCH_SPEC
 fi
-.venv/bin/python -m pip install --quiet -e ".[test]" 2>&1 | grep -v "^WARNING: Location" >&2 || true
+pip_install -e ".[test]"
 .venv/bin/python -c "import grader, torch" || { echo "bootstrap: installation failed" >&2; exit 1; }
