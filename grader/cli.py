@@ -17,7 +17,7 @@ from grader.errors import GraderError, UsageError
 from grader.results import SubmissionResult
 from grader.spec import LoadedSpec, load_spec
 
-EXIT_OK, EXIT_UNGRADED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_UNGRADED = 0, 1  # usage and spec errors exit 2 through GraderError.exit_code
 
 
 def assignments_dir() -> Path:

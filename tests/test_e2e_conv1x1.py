@@ -106,6 +106,7 @@ EXPECTED: dict[str, dict[str, str]] = {
                             **{c: "error" for c in ["model_logits", "model_uses_reduction", "model_gradient_flow",
                                                     "model_learns", "shape_arithmetic", *HIDDEN]}),
     "os_exit": {c: "error" for c in ALL},
+    "ambiguous": {c: "error" for c in ALL},  # a folder with two modules and no submission.py: nothing is run
     "hang_ignore_signals": {c: "timeout" for c in ALL},
 }
 
@@ -137,6 +138,12 @@ def test_sys_exit_gains_nothing(grade_results: dict[str, SubmissionResult]) -> N
     assert result.score < result.max_score / 2
     assert any("sys.exit(0)" in p for p in result.problems)
     assert statuses(result)["pointwise_forward"] == "fail"
+
+
+def test_folder_without_a_clear_entry_is_graded_with_the_reason(grade_results: dict[str, SubmissionResult]) -> None:
+    result = grade_results["ambiguous"]
+    assert result.status == "graded" and result.score == 0 and result.kind == "unknown"
+    assert "model_a.py, model_b.py" in result.problems[0] and "submission.py" in result.problems[0]
 
 
 def test_os_exit_is_explained(grade_results: dict[str, SubmissionResult]) -> None:

@@ -54,7 +54,8 @@ def run_checks(namespace: dict[str, Any], job: dict[str, Any]) -> None:
 
     out_dir = Path(job["out_dir"])
     torch.set_num_threads(int(job["cpus"]))
-    write_json(out_dir / "environment.json", environment(job["device"]))
+    if not (out_dir / "environment.json").exists():  # a module's runner already wrote it before the import
+        write_json(out_dir / "environment.json", environment(job["device"]))
     for check in job["checks"]:
         module = get_kind(check["kind"])
         ctx = ProbeContext(
