@@ -53,7 +53,7 @@ def _progress(total: int, quiet: bool):  # noqa: ANN202 - a small closure
 
 
 def _grade(paths: list[Path], assignment: str, profile: str, out: Path, as_json: bool, jobs: int,
-           device: str | None, sandbox: str, single: bool) -> int:
+           device: str | None, sandbox: str, single: bool, data_root: Path | None) -> int:
     from grader.pipeline import Batch, submission_dir
     from grader.report import terminal_summary, write_index
     from grader.submissions import as_submission, discover
@@ -69,7 +69,9 @@ def _grade(paths: list[Path], assignment: str, profile: str, out: Path, as_json:
     if not submissions:
         raise UsageError(f"no submissions (.ipynb, .py, or folders holding one) found in: {', '.join(map(str, paths))}")
     log = (lambda msg: None) if as_json else (lambda msg: print(msg, file=sys.stderr, flush=True))
-    with Batch(loaded, profile, device=device, sandbox_name=sandbox, workers=jobs) as batch:
+    if loaded.spec.datasets:
+        log(f"Data: decoding {', '.join(sorted({d.source for d in loaded.spec.datasets.values()}))} once for the batch...")
+    with Batch(loaded, profile, device=device, sandbox_name=sandbox, workers=jobs, data_root=data_root) as batch:
         log(f"{loaded.spec.title} ({loaded.spec.id}), profile '{profile}', device {batch.plan.device}: "
             f"{len(submissions)} submission(s), {len(batch.plan.checks)} checks")
         log("Reference: preparing observations (cached after the first run)...")
@@ -88,11 +90,12 @@ def _grade(paths: list[Path], assignment: str, profile: str, out: Path, as_json:
     return EXIT_UNGRADED if any(r.status == "ungraded" for r in results) else EXIT_OK
 
 
-def _calibrate(assignment: str, profile: str, device: str | None, sandbox: str, as_json: bool) -> int:
+def _calibrate(assignment: str, profile: str, device: str | None, sandbox: str, as_json: bool,
+               data_root: Path | None) -> int:
     from grader.pipeline import Batch
 
     loaded = load_assignment(assignment)
-    with Batch(loaded, profile, device=device, sandbox_name=sandbox) as batch:
+    with Batch(loaded, profile, device=device, sandbox_name=sandbox, data_root=data_root) as batch:
         reference = batch.calibrate(force=True)
     summary = {"assignment": loaded.spec.id, "profile": profile, "cache": str(reference.path),
                **reference.summary(), "figures": reference.figures}
@@ -100,6 +103,32 @@ def _calibrate(assignment: str, profile: str, device: str | None, sandbox: str, 
         print(json.dumps(summary, indent=2, default=str))
     else:
         print(f"Reference for {loaded.spec.id} ({profile}) passes all its checks; cached at {reference.path}")
+    return EXIT_OK
+
+
+def _data(action: str, names: list[str], data_root: Path | None, as_json: bool) -> int:
+    from grader import data
+    from grader.data.download import fetch
+    from grader.data.sources import decode
+
+    root = data.resolve_root(data_root)
+    unknown = [n for n in names if n not in data.SOURCES]
+    if unknown:
+        raise UsageError(f"unknown dataset(s) {', '.join(unknown)} (known: {', '.join(data.SOURCES)})")
+    reports = []
+    for name in names or list(data.SOURCES):
+        decoded, fetched = fetch(name, root) if action == "prepare" else (decode(name, root), False)
+        reports.append({"dataset": name, "root": str(root), "fetched": fetched, "canonical": decoded.canonical,
+                        "content_fingerprint": decoded.content_fingerprint, "train": len(decoded.train_y),
+                        "test": len(decoded.test_y), "image_shape": list(decoded.train_x.shape[1:])})
+        if not as_json:
+            copy = "original release" if decoded.canonical else "NOT the canonical release (a locally prepared copy)"
+            print(f"{name:<14} {len(decoded.train_y):>6} train {len(decoded.test_y):>6} test  "
+                  f"{'downloaded' if fetched else 'present'} · {copy} · content {decoded.content_fingerprint[:16]}")
+    if as_json:
+        print(json.dumps(reports, indent=2))
+    else:
+        print(f"data root: {root}")
     return EXIT_OK
 
 
@@ -132,6 +161,11 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--json", action="store_true", help="print the results document(s) on stdout, nothing else")
         p.add_argument("--device", choices=["cpu", "cuda"], help="override the profile's device")
         p.add_argument("--sandbox", default="process", help="sandbox backend (default: process)")
+        data_root_option(p)
+
+    def data_root_option(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--data-root", type=Path, help="where the datasets are (default: $DLGRADER_DATA, "
+                       "else ~/.cache/dl-grader/datasets)")
 
     grade = sub.add_parser("grade", help="grade submission files and/or folders of submissions")
     grade.add_argument("submissions", nargs="+", type=Path)
@@ -149,6 +183,13 @@ def build_parser() -> argparse.ArgumentParser:
     calibrate.add_argument("--device", choices=["cpu", "cuda"])
     calibrate.add_argument("--sandbox", default="process")
     calibrate.add_argument("--json", action="store_true")
+    data_root_option(calibrate)
+
+    data_cmd = sub.add_parser("data", help="datasets: download (prepare) or verify (info) under the data root")
+    data_cmd.add_argument("action", choices=["prepare", "info"])
+    data_cmd.add_argument("datasets", nargs="*", help="mnist, fashion_mnist, cifar10 (default: all)")
+    data_root_option(data_cmd)
+    data_cmd.add_argument("--json", action="store_true")
 
     sub.add_parser("list", help="list the assignments")
     validate = sub.add_parser("validate-spec", help="validate an assignment's spec.yaml")
@@ -165,12 +206,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.jobs < 1:
                 raise UsageError("--jobs must be at least 1")
             return _grade(args.submissions, args.assignment, args.profile, args.out, args.json, args.jobs,
-                          args.device, args.sandbox, single=False)
+                          args.device, args.sandbox, single=False, data_root=args.data_root)
         if args.command == "check":
             return _grade([args.file], args.assignment, "check", args.out, args.json, 1, args.device, args.sandbox,
-                          single=True)
+                          single=True, data_root=args.data_root)
         if args.command == "calibrate":
-            return _calibrate(args.assignment, args.profile, args.device, args.sandbox, args.json)
+            return _calibrate(args.assignment, args.profile, args.device, args.sandbox, args.json, args.data_root)
+        if args.command == "data":
+            return _data(args.action, args.datasets, args.data_root, args.json)
         if args.command == "list":
             return _list()
         return _validate(args.path)

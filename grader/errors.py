@@ -6,6 +6,7 @@ are for problems the person running the grader must fix::
     GraderError                    base; carries ``exit_code`` for the CLI
     ├── UsageError                 bad command-line input, missing paths            (exit 2)
     ├── SpecError                  malformed or inconsistent spec.yaml              (exit 2)
+    ├── DataError                  a dataset is missing, incomplete or corrupt      (exit 2)
     ├── CalibrationError           the reference solution failed its own checks     (exit 1)
     ├── SandboxError               a sandbox backend cannot run at all              (exit 1)
     └── ArtifactError              an observation written by a run is unreadable    (exit 1)
@@ -44,6 +45,12 @@ class SpecError(GraderError):
         self.problems = problems
         lines = "\n".join(f"  {path}: {p}" for p in problems)
         super().__init__(f"invalid assignment spec {path}:\n{lines}")
+
+
+class DataError(GraderError):
+    """A dataset under the data root is missing or unreadable; the message names the path and the layout."""
+
+    exit_code = 2
 
 
 class CalibrationError(GraderError):

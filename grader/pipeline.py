@@ -29,6 +29,7 @@ from grader.submissions import Submission
 from grader.workspace import Workspace
 
 log = logging.getLogger(__name__)
+SPLITS_FOLDER = "_splits"  # beside the students' folders: <out>/<assignment>/<profile>/_splits/<dataset>-<sha>.npz
 
 
 @dataclass
@@ -40,11 +41,13 @@ class Batch:
     device: str | None = None
     sandbox_name: str = "process"
     workers: int = 1
+    data_root: Path | None = None
     plan: Plan = field(init=False)
     workspace: Workspace = field(init=False)
     truth: dict[str, dict[str, np.ndarray]] = field(init=False, default_factory=dict)
-    datasets: dict[str, Any] = field(init=False, default_factory=dict)
+    datasets: dict[str, data.PreparedDataset] = field(init=False, default_factory=dict)
     reference: calibration.ReferenceData | None = field(init=False, default=None)
+    dataset_records: dict[str, Any] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self.plan = build_plan(self.loaded, self.profile, self.device)
@@ -52,10 +55,13 @@ class Batch:
             self.plan = dataclasses.replace(self.plan, cpus=max(1, self.plan.cpus // self.workers))
         self.sandbox = get_sandbox(self.sandbox_name)
         self.workspace = Workspace()
-        for name, spec in self.loaded.spec.datasets.items():
-            prepared = data.prepare(name, spec, self.workspace.data_dir)
-            self.datasets[name] = prepared
-            self.truth[name] = prepared.truth
+        try:  # decoded once per batch; every run maps the same read-only files
+            self.datasets = data.prepare_all(self.loaded.spec.datasets, self.workspace.data_dir,
+                                             data.resolve_root(self.data_root))
+        except BaseException:
+            self.workspace.cleanup()
+            raise
+        self.truth = {name: prepared.truth for name, prepared in self.datasets.items()}
 
     def __enter__(self) -> "Batch":
         return self
@@ -74,6 +80,7 @@ class Batch:
     def grade(self, submissions: list[Submission], out_dir: Path,
               on_done: Callable[[SubmissionResult], None] | None = None) -> list[SubmissionResult]:
         reference = self.calibrate()
+        self._record_splits(out_dir / self.plan.assignment / self.plan.profile)
         numbered = list(enumerate(submissions))
         results = run_all(
             numbered, lambda item: self._grade_one(item[1], item[0], reference, out_dir),
@@ -84,6 +91,20 @@ class Batch:
         for result in results:
             self._write(result, out_dir)
         return results
+
+    def _record_splits(self, folder: Path) -> None:
+        """Write each dataset's split indices once per batch; every result names the file and its digest."""
+        self.dataset_records = {}
+        for name, prepared in self.datasets.items():
+            digest = prepared.splits.sha256()
+            path = folder / SPLITS_FOLDER / f"{name}-{digest[:12]}.npz"
+            if not path.is_file():
+                path.parent.mkdir(parents=True, exist_ok=True)
+                np.savez_compressed(path, train=prepared.splits.train, val=prepared.splits.val,
+                                    eval=prepared.splits.eval)
+            record = {**prepared.info}
+            record["split"] = {**record["split"], "indices_file": f"../{SPLITS_FOLDER}/{path.name}"}
+            self.dataset_records[name] = record
 
     def _grade_one(self, submission: Submission, index: int, reference: calibration.ReferenceData,
                    out_dir: Path) -> SubmissionResult:
@@ -113,13 +134,11 @@ class Batch:
 
     def _result(self, submission: Submission, status: str, checks: list[CheckResult], problems: list[str]) -> SubmissionResult:
         reference = self.reference.summary() if self.reference else {}
-        reference["datasets"] = {n: {"fingerprint": d.fingerprint, "description": d.description, **d.info}
-                                 for n, d in self.datasets.items()}
         return SubmissionResult(
             assignment=self.plan.assignment, title=self.plan.title, profile=self.plan.profile, student=submission.student,
             submission=submission.path.name, kind=submission.kind, status=status,  # type: ignore[arg-type]
             score=round(sum(c.points for c in checks), 4), max_score=self.plan.max_score, checks=checks,
-            problems=problems, reference=reference, graded_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            problems=problems, reference=reference, datasets=self.dataset_records, graded_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
             grader_version=grader.__version__,
         )
 

@@ -67,6 +67,7 @@ class SubmissionResult(Model):
     environment: dict[str, Any] = Field(default_factory=dict)
     isolation: dict[str, Any] = Field(default_factory=dict)
     reference: dict[str, Any] = Field(default_factory=dict)
+    datasets: dict[str, Any] = Field(default_factory=dict, description="each dataset's copy, fingerprint and split")
     logs: dict[str, str] = Field(default_factory=dict)
     graded_at: str = ""
     grader_version: str = ""

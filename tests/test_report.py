@@ -78,8 +78,11 @@ def make_result(student: str = "alice", *, statuses: dict[str, str] | None = Non
         environment={"reported_by_run": {"python": "3.12.1", "torch": "2.5.0", "device": "cpu"}},
         isolation={"label": "process sandbox", "namespaces": "user+net+pid", "warnings": ["no seccomp filter"],
                    "limits_profile": {"cell_s": 60, "memory_mb": 8192, "submission_s": 300}},
-        reference={"fingerprint": "0123456789abcdef0123456789abcdef",
-                   "datasets": {"cifar_like": {"description": "synthetic_cifar10 (generated)", "canonical": False}}},
+        reference={"fingerprint": "0123456789abcdef0123456789abcdef"},
+        datasets={"cifar": {"description": "CIFAR-10: 900 training, 100 validation, 500 hidden evaluation images",
+                            "canonical": False, "content_fingerprint": "fedcba9876543210fedcba9876543210",
+                            "split": {"seed": 3, "indices_sha256": "00112233445566778899",
+                                      "indices_file": "../_splits/cifar-001122334455.npz"}}},
         logs={"stdout": f"training...\n{SCRIPT}\n", "stderr": "", "grader": "a & b < c"},
         graded_at="2026-01-01T12:00:00+00:00", grader_version="0.1.0",
     )
@@ -136,7 +139,7 @@ def test_submission_report_content() -> None:
     assert "(self-check: public checks only)" in html
     assert "Log: stdout" in html and "Log: stderr" not in html  # empty logs are left out
     assert "0123456789abcdef" in html and "0123456789abcdef0" not in html  # fingerprint shortened
-    assert "(not the canonical release)" in html
+    assert "<strong>not the canonical release</strong>" in html and "../_splits/cifar-001122334455.npz" in html
 
 
 def test_index_report_content() -> None:

@@ -156,7 +156,7 @@ def test_unknown_key_in_profile_limits(tmp_path: Path) -> None:
     [
         (lambda raw: raw.pop("title"), "title"),
         (lambda raw: raw["checks"][0].pop("title"), "checks[0].title"),
-        (lambda raw: raw["datasets"]["cifar_like"].pop("source"), "datasets.cifar_like.source"),
+        (lambda raw: raw["datasets"]["cifar"].pop("source"), "datasets.cifar.source"),
     ],
     ids=["top-level", "in-check", "in-dataset"],
 )
@@ -199,10 +199,10 @@ def test_training_check_with_undeclared_dataset(tmp_path: Path) -> None:
 
 
 def test_unknown_dataset_source(tmp_path: Path) -> None:
-    err = spec_error(write_variant(tmp_path, lambda raw: raw["datasets"]["cifar_like"].update(source="mnist_ftp")))
+    err = spec_error(write_variant(tmp_path, lambda raw: raw["datasets"]["cifar"].update(source="mnist_ftp")))
     (problem,) = err.problems
-    assert problem.startswith("datasets.cifar_like.source: unknown dataset source 'mnist_ftp'")
-    assert "use one of: synthetic_cifar10" in problem
+    assert problem.startswith("datasets.cifar.source: unknown dataset source 'mnist_ftp'")
+    assert "use one of: mnist, fashion_mnist, cifar10" in problem
 
 
 @pytest.mark.parametrize("section", ["budgets", "thresholds"])
@@ -358,7 +358,7 @@ def test_validate_check_reports_interface_and_dataset() -> None:
     assert problems == [
         "here.params: names 'build_model', which the spec's interface does not declare "
         "(add it under 'interface' or fix the name)",
-        "here.params.dataset: 'cifar_like' is not declared under 'datasets' (declare it)",
+        "here.params.dataset: 'cifar' is not declared under 'datasets' (declare it)",
     ]
 
 

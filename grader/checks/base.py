@@ -15,10 +15,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
+
+if TYPE_CHECKING:
+    from grader.data.loaders import CachedDataset
 
 
 class Strict(BaseModel):
@@ -103,10 +106,11 @@ class ProbeContext:
             )
         return self.namespace[name]
 
-    def dataset(self, name: str) -> dict[str, np.ndarray]:
-        """Arrays of a prepared dataset: training inputs and labels, evaluation inputs only."""
-        with np.load(self.data_dir / f"{name}.npz", allow_pickle=False) as archive:
-            return {key: archive[key] for key in archive.files}
+    def dataset(self, name: str) -> CachedDataset:
+        """A prepared dataset of the batch cache: training images and labels, evaluation images only."""
+        from grader.data.loaders import open_dataset
+
+        return open_dataset(self.data_dir, name)
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """Kind ``training``: the grader trains the submission's model with its own loop and judges held-out data.
 
-Inside the sandbox the probe trains ``target(**init)`` on the dataset's training split (labels given)
-and returns the model's logits on the evaluation inputs before and after training. The evaluation
+Inside the sandbox the probe trains ``target(**init)`` on the grader's training split of the dataset
+(the first ``train_size`` images of its seeded order; labels given) and returns the model's logits on the evaluation inputs before and after training. The evaluation
 labels never enter the sandbox: loss and accuracy are computed here from those logits.
 """
 
@@ -57,10 +57,9 @@ def probe(ctx: ProbeContext) -> Observation:
     torch.manual_seed(seed)
     data = ctx.dataset(ctx.params.dataset)
     budget = ctx.budget
-    train_x, train_y = _images(data["train_x"]), torch.as_tensor(data["train_y"]).long()
-    if budget.train_size:
-        train_x, train_y = train_x[: budget.train_size], train_y[: budget.train_size]
-    eval_x = _images(data["eval_x"][: budget.eval_size or None])
+    # The grader's split, converted one batch at a time from the shared read-only cache.
+    loader = data.loader("train", batch_size=ctx.params.batch_size, shuffle=True, seed=seed,
+                         limit=budget.train_size, normalize=True)
     model = ctx.lookup(ctx.params.target)(**ctx.params.init).to(ctx.device)
     opt_spec = ctx.params.optimizer
     params = [p for p in model.parameters() if p.requires_grad]
@@ -68,45 +67,34 @@ def probe(ctx: ProbeContext) -> Observation:
         optimizer = torch.optim.SGD(params, lr=opt_spec.lr, momentum=opt_spec.momentum, weight_decay=opt_spec.weight_decay)
     else:
         optimizer = torch.optim.Adam(params, lr=opt_spec.lr, weight_decay=opt_spec.weight_decay)
-    before = _predict(model, eval_x, ctx.device)
-    shuffle = torch.Generator().manual_seed(seed)
+    before = _predict(model, data, budget.eval_size, ctx.device)
     losses = []
     for _ in range(budget.epochs):
         model.train()
-        order = torch.randperm(len(train_x), generator=shuffle)
         total, count = 0.0, 0
-        for start in range(0, len(order), ctx.params.batch_size):
-            idx = order[start : start + ctx.params.batch_size]
-            xb, yb = train_x[idx].to(ctx.device), train_y[idx].to(ctx.device)
+        for xb, yb in loader:
+            xb, yb = xb.to(ctx.device), yb.to(ctx.device)
             optimizer.zero_grad(set_to_none=True)
             loss = torch.nn.functional.cross_entropy(model(xb), yb)
             loss.backward()
             optimizer.step()
-            total += float(loss.detach()) * len(idx)
-            count += len(idx)
+            total += float(loss.detach()) * len(yb)
+            count += len(yb)
         losses.append(total / max(count, 1))
-    after = _predict(model, eval_x, ctx.device)
+    after = _predict(model, data, budget.eval_size, ctx.device)
     return Observation(
-        data={"train_loss": losses, "epochs": budget.epochs, "train_size": len(train_x), "eval_size": len(eval_x)},
+        data={"train_loss": losses, "epochs": budget.epochs, "train_size": len(loader.dataset), "eval_size": len(after)},
         arrays={"logits_before": to_numpy(before), "logits_after": to_numpy(after)},
     )
 
 
-def _images(array: np.ndarray) -> Any:
-    """uint8 (N, H, W, C) or (N, H, W) -> float (N, C, H, W), scaled to [0, 1] and centred."""
-    import torch
-
-    x = torch.as_tensor(array).float().div(255.0)
-    x = x.unsqueeze(1) if x.dim() == 3 else x.permute(0, 3, 1, 2)
-    return (x - 0.5) / 0.25
-
-
-def _predict(model: Any, x: Any, device: str) -> Any:
+def _predict(model: Any, data: Any, limit: int, device: str) -> Any:
+    """Logits on the first ``limit`` hidden evaluation images (all if 0); the labels are not in the sandbox."""
     import torch
 
     model.eval()
     with torch.no_grad():
-        return torch.cat([model(x[i : i + 256].to(device)).float().cpu() for i in range(0, len(x), 256)])
+        return torch.cat([model(x.to(device)).float().cpu() for x in data.eval_batches(256, limit, normalize=True)])
 
 
 def held_out_metrics(logits: np.ndarray, labels: np.ndarray) -> dict[str, float]:

@@ -1,73 +1,71 @@
-"""Datasets the checks use, by source name, split into what the sandbox sees and what it never sees.
+"""Datasets by name, prepared once per batch, split into what the sandbox sees and what it never sees.
 
-``prepare`` writes ``<name>.npz`` with ``train_x``, ``train_y`` and ``eval_x`` for the sandbox (read-only
-there) and returns the evaluation labels separately, for the trusted scorer only.
+    sources.py   the real datasets (MNIST, Fashion-MNIST, CIFAR-10): layout, torchvision decoding, identity
+    splits.py    spec options (class subsets, validation share, seed) and the seeded, recorded splits
+    cache.py     the per-batch read-only cache runs memory-map; hidden labels stay in the grader's memory
+    loaders.py   inside the sandbox: DataLoaders and torchvision-style datasets over that cache
+    download.py  ``grader data prepare``: fetch with torchvision where a network exists
+    fixtures.py  tiny learnable copies in the exact on-disk formats, for tests and demos
+
+The data root (where the raw files are) is ``--data-root``, else ``$DLGRADER_DATA``, else
+``~/.cache/dl-grader/datasets``. Runs never see it: they get the batch cache only.
 """
 
 from __future__ import annotations
 
-import hashlib
-from dataclasses import dataclass, field
+import os
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-import numpy as np
 from pydantic import ValidationError
 
+from grader.data.cache import PreparedDataset
+from grader.data.sources import SOURCES, Decoded
 
-@dataclass
-class PreparedDataset:
-    name: str
-    sandbox_file: Path
-    truth: dict[str, np.ndarray]
-    fingerprint: str
-    description: str
-    info: dict[str, Any] = field(default_factory=dict)
+DATA_ENV = "DLGRADER_DATA"
+
+__all__ = ["DATA_ENV", "PreparedDataset", "SOURCES", "prepare_all", "resolve_root", "validate_dataset"]
 
 
-def _sources() -> dict[str, tuple[type, Callable[..., dict[str, np.ndarray]]]]:
-    from grader.data import synthetic
-
-    return {"synthetic_cifar10": (synthetic.Options, synthetic.make_cifar_like)}
+def resolve_root(explicit: Path | str | None = None) -> Path:
+    """The data root: the flag if given, else ``$DLGRADER_DATA``, else ``~/.cache/dl-grader/datasets``."""
+    if explicit:
+        return Path(explicit).expanduser().resolve()
+    if os.environ.get(DATA_ENV):
+        return Path(os.environ[DATA_ENV]).expanduser().resolve()
+    return Path.home() / ".cache" / "dl-grader" / "datasets"
 
 
 def validate_dataset(dataset: Any, where: str) -> list[str]:
-    """Problems with one dataset declaration, as ``key: problem (fix)`` lines."""
+    """Problems with one dataset declaration of a spec, as ``key: problem (fix)`` lines."""
+    from grader.data.splits import DatasetOptions
     from grader.spec import validation_problems
 
-    sources = _sources()
-    if dataset.source not in sources:
-        return [f"{where}.source: unknown dataset source {dataset.source!r} (use one of: {', '.join(sources)})"]
+    if dataset.source not in SOURCES:
+        return [f"{where}.source: unknown dataset source {dataset.source!r} (use one of: {', '.join(SOURCES)})"]
     try:
-        sources[dataset.source][0].model_validate(dataset.options)
+        options = DatasetOptions.model_validate(dataset.options)
     except ValidationError as exc:
-        return validation_problems(exc, f"{where}.options", sources[dataset.source][0])
+        return validation_problems(exc, f"{where}.options", DatasetOptions)
+    count = len(SOURCES[dataset.source].classes)
+    if options.classes is not None and max(options.classes) >= count:
+        return [f"{where}.options.classes: {dataset.source} has classes 0..{count - 1} (remove {max(options.classes)})"]
     return []
 
 
-def fingerprint_arrays(arrays: dict[str, np.ndarray]) -> str:
-    digest = hashlib.sha256()
-    for key in sorted(arrays):
-        digest.update(key.encode())
-        digest.update(str(arrays[key].dtype).encode() + str(arrays[key].shape).encode())
-        digest.update(np.ascontiguousarray(arrays[key]).tobytes())
-    return digest.hexdigest()
+def prepare_all(datasets: dict[str, Any], dest: Path, root: Path) -> dict[str, PreparedDataset]:
+    """Decode each source once from ``root`` and write every declared dataset into the batch cache ``dest``."""
+    from grader.data.cache import write_cache
+    from grader.data.sources import decode
+    from grader.data.splits import DatasetOptions, make_splits
 
-
-def prepare(name: str, dataset: Any, dest: Path) -> PreparedDataset:
-    """Materialise dataset ``name`` into ``dest``; evaluation labels stay in the returned object only."""
-    options_model, make = _sources()[dataset.source]
-    options = options_model.model_validate(dataset.options)
-    arrays = make(options)
-    dest.mkdir(parents=True, exist_ok=True)
-    path = dest / f"{name}.npz"
-    np.savez(path, train_x=arrays["train_x"], train_y=arrays["train_y"], eval_x=arrays["eval_x"])
-    path.chmod(0o444)
-    return PreparedDataset(
-        name=name,
-        sandbox_file=path,
-        truth={"eval_y": arrays["eval_y"]},
-        fingerprint=fingerprint_arrays(arrays),
-        description=f"{dataset.source} (generated: {len(arrays['train_y'])} training, {len(arrays['eval_y'])} evaluation images)",
-        info={"source": dataset.source, "canonical": False, "options": options.model_dump()},
-    )
+    decoded: dict[str, Decoded] = {}
+    prepared = {}
+    for name, spec in datasets.items():
+        if spec.source not in decoded:
+            decoded[spec.source] = decode(spec.source, root)
+        options = DatasetOptions.model_validate(spec.options)
+        source = decoded[spec.source]
+        splits = make_splits(source.train_y, source.test_y, options)
+        prepared[name] = write_cache(name, source, options, splits, dest)
+    return prepared

@@ -91,7 +91,7 @@ def scrubbed_env(job: Job, marker: str) -> dict[str, str]:
         "PYTHONDONTWRITEBYTECODE": "1",
         "PYTHONNOUSERSITE": "1",
         "PYTHONUNBUFFERED": "1",
-        "PYTHONPATH": str(job.run_dir.parent / "lib"),
+        "PYTHONPATH": str(job.run_dir.parent.parent / "lib"),  # <batch>/lib, see grader/workspace.py
         "MPLBACKEND": "Agg",
         "JUPYTER_RUNTIME_DIR": str(tmp / "jupyter-runtime"),
         "JUPYTER_DATA_DIR": str(tmp / "jupyter-data"),
