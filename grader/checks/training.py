@@ -13,6 +13,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import Field
 
+from grader import metrics
 from grader.checks.base import Budget as BaseBudget
 from grader.checks.base import Observation, ProbeContext, ScoreContext, Strict, Verdict
 
@@ -99,14 +100,7 @@ def _predict(model: Any, data: Any, limit: int, device: str) -> Any:
 
 def held_out_metrics(logits: np.ndarray, labels: np.ndarray) -> dict[str, float]:
     """Cross-entropy and accuracy of ``logits`` against the hidden ``labels`` (trusted side)."""
-    logits = logits.astype(np.float64)
-    if (logits.ndim != 2 or logits.shape[0] != labels.shape[0] or logits.shape[1] <= int(labels.max(initial=0))
-            or not np.all(np.isfinite(logits))):
-        return {"loss": float("inf"), "accuracy": 0.0}
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-    loss = float(-log_probs[np.arange(len(labels)), labels].mean())
-    return {"loss": loss, "accuracy": float((logits.argmax(axis=1) == labels).mean())}
+    return metrics.classification(logits, labels)
 
 
 def score(ctx: ScoreContext) -> Verdict:
@@ -144,6 +138,10 @@ def score(ctx: ScoreContext) -> Verdict:
     if met < len(bars) and ctx.hint:
         lines.append(f"Hint: {ctx.hint}")
     details = {"student": mine, "reference": ref, "train_loss": ctx.student.data.get("train_loss", [])}
+    after = np.asarray(ctx.student.arrays.get("logits_after", np.zeros((0,))), dtype=np.float64)
+    if metrics.logits_usable(after, labels):  # rows = true class, columns = predicted, on the hidden labels
+        classes = ctx.reference.arrays["logits_after"].shape[1]
+        details["confusion_matrix"] = metrics.confusion_matrix(labels, after.argmax(axis=1), classes).tolist()
     return Verdict(met / len(bars), "\n".join(lines), details)
 
 

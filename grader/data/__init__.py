@@ -15,16 +15,25 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pydantic import ValidationError
+from grader.data.sources import SOURCES
 
-from grader.data.cache import PreparedDataset
-from grader.data.sources import SOURCES, Decoded
+if TYPE_CHECKING:  # cache.py imports pydantic; runs that only open the cache (loaders.py) should not pay for it
+    from grader.data.cache import PreparedDataset
+    from grader.data.sources import Decoded
 
 DATA_ENV = "DLGRADER_DATA"
 
 __all__ = ["DATA_ENV", "PreparedDataset", "SOURCES", "prepare_all", "resolve_root", "validate_dataset"]
+
+
+def __getattr__(name: str) -> object:
+    if name == "PreparedDataset":
+        from grader.data.cache import PreparedDataset
+
+        return PreparedDataset
+    raise AttributeError(name)
 
 
 def resolve_root(explicit: Path | str | None = None) -> Path:
@@ -38,6 +47,8 @@ def resolve_root(explicit: Path | str | None = None) -> Path:
 
 def validate_dataset(dataset: Any, where: str) -> list[str]:
     """Problems with one dataset declaration of a spec, as ``key: problem (fix)`` lines."""
+    from pydantic import ValidationError
+
     from grader.data.splits import DatasetOptions
     from grader.spec import validation_problems
 
