@@ -93,6 +93,24 @@ def test_corrupt_files_are_named_without_a_torchvision_traceback(root: Path, tmp
     assert "Traceback" not in str(err.value)
 
 
+class _Payload:
+    def __reduce__(self):  # noqa: ANN204 - what a hostile "batch" would run when unpickled
+        import os
+
+        return (os.system, ("touch PWNED",))
+
+
+def test_cifar_batch_with_code_is_refused_unrun(root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import pickle
+
+    copy = fresh_copy(root, tmp_path)
+    monkeypatch.chdir(tmp_path)
+    (copy / "cifar-10-batches-py/test_batch").write_bytes(pickle.dumps({"data": _Payload(), "labels": []}))
+    with pytest.raises(DataError, match=r"test_batch: corrupt.*refusing to load (posix|os)\.system"):
+        decode("cifar10", copy)
+    assert not (tmp_path / "PWNED").exists()
+
+
 def test_data_root_comes_from_flag_then_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("DLGRADER_DATA", str(tmp_path / "env"))
     assert resolve_root(tmp_path / "flag") == tmp_path / "flag"

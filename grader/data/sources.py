@@ -15,6 +15,7 @@ and the expected layout, never a torchvision traceback.
 from __future__ import annotations
 
 import hashlib
+import pickle
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -156,10 +157,49 @@ def _torchvision_idx(source: Source, root: Path, files: dict[str, Path]) -> list
     return out
 
 
-def _torchvision_cifar(source: Source, root: Path, files: dict[str, Path]) -> list[np.ndarray]:
-    import pickle
+class _ArrayUnpickler(pickle.Unpickler):
+    """Unpickles CIFAR-10 batches only: plain containers and numpy arrays, no other global is ever resolved.
 
+    The files come from the data root, which course staff fill, not from the sandbox; but a root is a
+    folder on disk, so a file holding anything beyond arrays and lists is refused rather than trusted.
+    """
+
+    ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+               ("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode")}
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) not in self.ALLOWED:
+            raise pickle.UnpicklingError(f"refusing to load {module}.{name}: a CIFAR-10 batch holds only arrays")
+        return super().find_class(module, name)
+
+
+def _safe_load(path: Path) -> Any:
+    with open(path, "rb") as handle:
+        return _ArrayUnpickler(handle, encoding="latin1").load()
+
+
+def _vet_cifar(source: Source, root: Path, files: dict[str, Path]) -> None:
+    """Every file must unpickle with :class:`_ArrayUnpickler` into the release's structure, before torchvision reads it."""
+    for name, path in files.items():
+        try:
+            entry = _safe_load(path)
+            if name == "batches.meta":
+                if "label_names" not in entry:
+                    raise ValueError("no label_names")
+                continue
+            data, labels = entry["data"], entry["labels"]
+            if not isinstance(data, np.ndarray) or data.ndim != 2 or data.shape[1] != 3072 or len(data) != len(labels):
+                raise ValueError(f"{getattr(data, 'shape', '?')} image array and {len(labels)} labels; expected "
+                                 "(N, 3072) uint8 and N labels")
+        except Exception as exc:  # noqa: BLE001 - whatever is wrong, name the file
+            raise DataError(f"{path}: corrupt, cannot be read as a CIFAR-10 python batch ({type(exc).__name__}: {exc}). "
+                            f"Re-download or re-copy it. Expected: {source.layout(root)}.") from None
+
+
+def _torchvision_cifar(source: Source, root: Path, files: dict[str, Path]) -> list[np.ndarray]:
     from torchvision.datasets import CIFAR10
+
+    _vet_cifar(source, root, files)
 
     class LocalCIFAR10(CIFAR10):
         """torchvision's reader; the presence and content checks are ours (a re-packed copy is legitimate)."""
@@ -168,35 +208,16 @@ def _torchvision_cifar(source: Source, root: Path, files: dict[str, Path]) -> li
             return True
 
         def _load_meta(self) -> None:
-            with open(files["batches.meta"], "rb") as handle:
-                self.classes = pickle.load(handle, encoding="latin1")["label_names"]
+            self.classes = _safe_load(files["batches.meta"])["label_names"]
             self.class_to_idx = {name: i for i, name in enumerate(self.classes)}
 
     out = []
     for train in (True, False):
-        try:
-            ds = LocalCIFAR10(str(root), train=train, download=False)
-        except Exception as exc:  # noqa: BLE001 - find the file at fault and say so
-            raise DataError(_cifar_culprit(source, root, files, exc)) from None
+        ds = LocalCIFAR10(str(root), train=train, download=False)
         if list(ds.classes) != source.classes:
             raise DataError(f"{files['batches.meta']}: label names {ds.classes} are not CIFAR-10's {source.classes}.")
         out += [np.asarray(ds.data, dtype=np.uint8), np.asarray(ds.targets, dtype=np.int64)]
     return out
-
-
-def _cifar_culprit(source: Source, root: Path, files: dict[str, Path], exc: Exception) -> str:
-    import pickle
-
-    for name, path in files.items():
-        try:
-            with open(path, "rb") as handle:
-                entry = pickle.load(handle, encoding="latin1")
-            if name != "batches.meta" and (len(entry["data"]) != len(entry["labels"]) or entry["data"].shape[1] != 3072):
-                return f"{path}: {len(entry['data'])} images of {entry['data'].shape[1]} values but {len(entry['labels'])} labels"
-        except Exception as inner:  # noqa: BLE001
-            return (f"{path}: corrupt, cannot be read as a CIFAR-10 python batch ({type(inner).__name__}: {inner}). "
-                    f"Re-download or re-copy it. Expected: {source.layout(root)}.")
-    return f"{root / source.folder}: cannot be read as CIFAR-10 ({type(exc).__name__}: {exc}). Expected: {source.layout(root)}."
 
 
 def decode(name: str, root: Path) -> Decoded:
