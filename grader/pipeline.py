@@ -20,6 +20,7 @@ import grader
 from grader import calibration, data
 from grader.artifacts import RunArtifacts, read_artifacts
 from grader.executor import run_all
+from grader.panels import build_panels
 from grader.plan import Plan, build_plan
 from grader.results import CheckResult, SubmissionResult, write_result
 from grader.sandbox import Outcome, get_sandbox
@@ -139,7 +140,7 @@ class Batch:
             submission=submission.path.name, kind=submission.kind, status=status,  # type: ignore[arg-type]
             score=round(sum(c.points for c in checks), 4), max_score=self.plan.max_score, checks=checks,
             problems=problems, reference=reference, datasets=self.dataset_records, graded_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            grader_version=grader.__version__,
+            grader_version=grader.__version__, figures=build_panels(self.loaded.spec.report, checks),
         )
 
     def _ungraded(self, submission: Submission, exc: BaseException, out_dir: Path) -> SubmissionResult:

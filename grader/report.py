@@ -11,7 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
+from markupsafe import Markup
 
+from grader.figures import FIGURE_CSS, render_figures
 from grader.results import SubmissionResult
 
 
@@ -24,6 +26,8 @@ def _environment() -> Environment:
     env = Environment(loader=PackageLoader("grader", "templates"), autoescape=True, undefined=StrictUndefined,
                       trim_blocks=True, lstrip_blocks=True)
     env.filters["points"] = format_points
+    env.filters["figures"] = render_figures
+    env.globals["figure_css"] = Markup(FIGURE_CSS)
     return env
 
 

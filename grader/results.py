@@ -27,6 +27,7 @@ class CheckResult(Model):
     max_points: float
     message: str
     details: dict[str, Any] = Field(default_factory=dict)
+    figures: list[dict[str, Any]] = Field(default_factory=list, description="see grader/figures.py")
     duration_s: float | None = None
 
 
@@ -63,6 +64,7 @@ class SubmissionResult(Model):
     checks: list[CheckResult]
     load: LoadResult | None = None
     problems: list[str] = Field(default_factory=list, description="run-level problems a student should read first")
+    figures: list[dict[str, Any]] = Field(default_factory=list, description="panels across checks (spec 'report')")
     timings: dict[str, float] = Field(default_factory=dict)
     environment: dict[str, Any] = Field(default_factory=dict)
     isolation: dict[str, Any] = Field(default_factory=dict)

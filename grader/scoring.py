@@ -64,10 +64,11 @@ def score_checks(plan: Plan, artifacts: RunArtifacts, outcome: Outcome, referenc
 
 
 def _result(check: PlannedCheck, status: str, fraction: float, message: str, details: dict[str, Any] | None = None,
-            duration: float | None = None, max_points: float | None = None) -> CheckResult:
+            duration: float | None = None, max_points: float | None = None,
+            figures: list[dict[str, Any]] | None = None) -> CheckResult:
     return CheckResult(id=check.id, title=check.title, kind=check.kind, visibility=check.visibility, status=status,
                        points=round(check.points * fraction, 4), max_points=check.points if max_points is None else max_points,
-                       message=message, details=details or {}, duration_s=duration)
+                       message=message, details=details or {}, figures=figures or [], duration_s=duration)
 
 
 def _score_one(plan: Plan, check: PlannedCheck, artifacts: RunArtifacts, outcome: Outcome,
@@ -101,4 +102,5 @@ def _score_one(plan: Plan, check: PlannedCheck, artifacts: RunArtifacts, outcome
         return _result(check, "error", 0.0, "What your code returned for this check could not be interpreted "
                                             f"({type(exc).__name__}: {exc}).", duration=record.duration_s)
     status = "pass" if verdict.passed else ("error" if verdict.errored else "fail")
-    return _result(check, status, max(0.0, min(1.0, verdict.fraction)), verdict.message, verdict.details, record.duration_s)
+    return _result(check, status, max(0.0, min(1.0, verdict.fraction)), verdict.message, verdict.details, record.duration_s,
+                   figures=verdict.figures)

@@ -85,6 +85,18 @@ class CheckSpec(Strict):
         return value
 
 
+class Panel(Strict):
+    """A figure in every report built from several checks' details (``grader/panels.py``)."""
+
+    title: str
+    kind: Literal["line_chart", "table"]
+    source: str = Field(description="key in each check's details: a list of numbers, or a dict for a table row")
+    checks: dict[str, str] = Field(min_length=1, description="check id -> its label (series or row name)")
+    columns: dict[str, str] = Field(default_factory=dict, description="table: detail key -> column header")
+    x_label: str = "epoch"
+    y_label: str = "loss"
+
+
 class AssignmentSpec(Strict):
     """The whole ``spec.yaml``."""
 
@@ -96,6 +108,7 @@ class AssignmentSpec(Strict):
     datasets: dict[str, DatasetSpec] = Field(default_factory=dict)
     profiles: dict[str, Profile]
     checks: list[CheckSpec] = Field(min_length=1)
+    report: list[Panel] = Field(default_factory=list, description="figures across checks in every report")
 
     @field_validator("profiles")
     @classmethod
@@ -195,6 +208,9 @@ def load_spec(path: str | Path, root: str | Path | None = None) -> LoadedSpec:
         raise SpecError(shown, [f"{where}: YAML syntax error: {problem} (check indentation and quoting)"]) from None
     if not isinstance(raw, dict):
         raise SpecError(shown, ["(top level): expected a mapping of keys such as id, title, checks"])
+    # Top-level keys starting with "x-" are the author's own (YAML anchors shared by several checks), as in
+    # docker compose's extension fields; nothing reads them.
+    raw = {key: value for key, value in raw.items() if not str(key).startswith("x-")}
     try:
         spec = AssignmentSpec.model_validate(raw)
     except ValidationError as exc:
@@ -205,6 +221,10 @@ def load_spec(path: str | Path, root: str | Path | None = None) -> LoadedSpec:
     problems: list[str] = []
     for index, check in enumerate(spec.checks):
         problems += validate_check(check, f"checks[{index}]", set(spec.interface), set(spec.datasets))
+    known = {check.id for check in spec.checks}
+    for index, panel in enumerate(spec.report):
+        problems += [f"report[{index}].checks: {cid!r} is not a check id of this spec (use one of the ids under 'checks')"
+                     for cid in panel.checks if cid not in known]
     from grader.data import validate_dataset
 
     for name, dataset in spec.datasets.items():

@@ -22,6 +22,8 @@ KINDS: dict[str, str] = {
     "training": "grader.checks.training",
     "call_equivalence": "grader.checks.call_equivalence",
     "numeric_answers": "grader.checks.numeric_answers",
+    "reconstruction": "grader.checks.reconstruction",
+    "transfer": "grader.checks.transfer",
 }
 
 
@@ -66,7 +68,8 @@ def validate_check(check: Any, where: str, interface: set[str], datasets: set[st
                 f"{where}.params: names {name!r}, which the spec's interface does not declare "
                 f"(add it under 'interface' or fix the name)"
             )
-    dataset = getattr(params, "dataset", None)
-    if dataset is not None and dataset not in datasets:
-        problems.append(f"{where}.params.dataset: {dataset!r} is not declared under 'datasets' (declare it)")
+    for key in ("dataset", "source_dataset", "target_dataset"):
+        dataset = getattr(params, key, None)
+        if dataset is not None and dataset not in datasets:
+            problems.append(f"{where}.params.{key}: {dataset!r} is not declared under 'datasets' (declare it)")
     return problems

@@ -27,7 +27,8 @@ from grader.sampling import describe_call
 Budget = Budget
 Thresholds = NoThresholds
 
-Predicate = Literal["output_shape", "pointwise_channel_reduction", "gradient_reaches_all_parameters"]
+Predicate = Literal["output_shape", "pointwise_channel_reduction", "gradient_reaches_all_parameters",
+                    "learnable_layers_only", "linear_chain", "undercomplete"]
 
 
 class Params(Strict):
@@ -37,6 +38,8 @@ class Params(Strict):
     predicate: Predicate
     expected_output: list[int | str] = Field(default_factory=list, description="for output_shape; '$name' refers to init")
     pointwise_classes: list[str] = Field(default_factory=list, description="interface classes that count as 1x1 convs")
+    allowed_layers: list[str] = Field(default_factory=list, description="for learnable_layers_only: module type names")
+    expected_widths: list[int | str] = Field(default_factory=list, description="for linear_chain, e.g. [784, '$code_dim', 784]")
 
     def targets(self) -> list[str]:
         return [self.target, *self.pointwise_classes]
@@ -54,13 +57,17 @@ def probe(ctx: ProbeContext) -> Observation:
     classes = tuple(c for c in (ctx.namespace.get(n) for n in ctx.params.pointwise_classes) if isinstance(c, type))
     modules: list[dict[str, Any]] = []
     hooks = []
+    calls = [0]  # forward hooks fire as each module finishes: for leaf layers, the order they ran in
     for path, module in model.named_modules():
-        entry = {"path": path or "(model)", "type": type(module).__name__, "pointwise_class": isinstance(module, classes)}
+        entry = {"path": path or "(model)", "type": type(module).__name__, "pointwise_class": isinstance(module, classes),
+                 "learnable": any(True for _ in module.parameters(recurse=False))}
         if isinstance(module, torch.nn.Conv2d):
             entry.update(kernel_size=list(module.kernel_size), in_channels=module.in_channels,
                          out_channels=module.out_channels, stride=list(module.stride), groups=module.groups)
+        if isinstance(module, torch.nn.Linear):
+            entry.update(in_features=module.in_features, out_features=module.out_features)
         modules.append(entry)
-        hooks.append(module.register_forward_hook(_shape_recorder(entry)))
+        hooks.append(module.register_forward_hook(_shape_recorder(entry, calls)))
     model.train()
     x = randn(ctx.params.input, seed).to(ctx.device)
     out = model(x)
@@ -79,8 +86,11 @@ def probe(ctx: ProbeContext) -> Observation:
     return Observation(data={"output_shape": list(out.shape), "modules": modules, "parameters": params})
 
 
-def _shape_recorder(entry: dict[str, Any]) -> Any:
+def _shape_recorder(entry: dict[str, Any], calls: list[int]) -> Any:
     def hook(module: Any, inputs: Any, output: Any) -> None:
+        if "call" not in entry:
+            entry["call"] = calls[0]
+            calls[0] += 1
         first = inputs[0] if isinstance(inputs, tuple) and inputs else inputs
         if hasattr(first, "shape") and "in_shape" not in entry:
             entry["in_shape"] = list(first.shape)
@@ -92,7 +102,57 @@ def _shape_recorder(entry: dict[str, Any]) -> Any:
 
 def score(ctx: ScoreContext) -> Verdict:
     return {"output_shape": _output_shape, "pointwise_channel_reduction": _pointwise_reduction,
-            "gradient_reaches_all_parameters": _gradient_flow}[ctx.params.predicate](ctx)
+            "gradient_reaches_all_parameters": _gradient_flow, "learnable_layers_only": _learnable_layers_only,
+            "linear_chain": _linear_chain, "undercomplete": _undercomplete}[ctx.params.predicate](ctx)
+
+
+def _ran(ctx: ScoreContext) -> list[dict[str, Any]]:
+    """The modules that ran in the forward pass, in the order they finished."""
+    return sorted((m for m in ctx.student.data["modules"] if isinstance(m.get("call"), int)), key=lambda m: m["call"])
+
+
+def _learnable_layers_only(ctx: ScoreContext) -> Verdict:
+    allowed = set(ctx.params.allowed_layers)
+    learnable = [m for m in ctx.student.data["modules"] if m.get("learnable")]
+    others = [f"{m['path']} ({m['type']})" for m in learnable if m.get("type") not in allowed]
+    names = " / ".join(sorted(allowed))
+    if not learnable:
+        return Verdict(0.0, compose_message("The model has no layer with learnable parameters.", [], ctx.hint, failed=True))
+    if not others:
+        return Verdict(1.0, f"All {len(learnable)} layers with learnable parameters are {names} layers.")
+    summary = f"{len(others)} of {len(learnable)} layers with learnable parameters are not {names} layers:"
+    return Verdict(0.0, compose_message(summary, others, ctx.hint, failed=True), {"other_layers": others})
+
+
+def _linear_chain(ctx: ScoreContext) -> Verdict:
+    init = ctx.params.init
+    expected = [int(init[v[1:]]) if isinstance(v, str) else int(v) for v in ctx.params.expected_widths]
+    linears = [m for m in _ran(ctx) if m.get("type") == "Linear"]
+    seen = [f"{int(m['in_features'])} -> {int(m['out_features'])}" for m in linears]
+    want = [f"{a} -> {b}" for a, b in zip(expected[:-1], expected[1:], strict=True)]
+    call = describe_call(ctx.params.target, init)
+    if seen == want:
+        return Verdict(1.0, f"{call} runs {len(seen)} Linear layers, {' then '.join(seen)}, as asked.")
+    got = ", then ".join(seen) if seen else "no Linear layer"
+    summary = (f"{call} runs {got} in its forward pass; the assignment asks for exactly {len(want)} Linear layers: "
+               f"{', then '.join(want)} (widths {' -> '.join(map(str, expected))}).")
+    return Verdict(0.0, compose_message(summary, [], ctx.hint, failed=True), {"linear_layers": seen})
+
+
+def _undercomplete(ctx: ScoreContext) -> Verdict:
+    width_in = math.prod(int(d) for d in ctx.params.input[1:])
+    widths = [(math.prod(int(d) for d in m["out_shape"][1:]), m) for m in _ran(ctx)
+              if m.get("learnable") and isinstance(m.get("out_shape"), list) and len(m["out_shape"]) >= 2]
+    if not widths:
+        return Verdict(0.0, compose_message("No layer with learnable parameters ran in the forward pass.", [], ctx.hint,
+                                            failed=True))
+    narrowest, layer = min(widths, key=lambda w: w[0])
+    where = f"{layer['path']} ({layer['type']}) outputs {narrowest} values per example"
+    if narrowest < width_in:
+        return Verdict(1.0, f"Undercomplete: the narrowest layer, {where}, fewer than the {width_in} input values.")
+    summary = (f"Not undercomplete: the narrowest layer, {where}, no fewer than the {width_in} input values, so the "
+               "network can learn to copy its input instead of a compressed code.")
+    return Verdict(0.0, compose_message(summary, [], ctx.hint, failed=True), {"narrowest": narrowest})
 
 
 def _output_shape(ctx: ScoreContext) -> Verdict:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -75,6 +75,7 @@ class Verdict:
     message: str
     details: dict[str, Any] = field(default_factory=dict)
     errored: bool = False  # nothing could be judged: every call raised (reported as status "error")
+    figures: list[dict[str, Any]] = field(default_factory=list)  # see grader/figures.py
 
     @property
     def passed(self) -> bool:
@@ -93,6 +94,7 @@ class ProbeContext:
     seed: int
     device: str
     data_dir: Path
+    shared: dict[str, Any] = field(default_factory=dict)  # one dict per run: steps several checks reuse
 
     def lookup(self, name: str) -> Any:
         """The submission's object called ``name``, or :class:`MissingName` with the contract."""
@@ -130,6 +132,39 @@ class ScoreContext:
     hint: str = ""
 
 
+class StepFailed(Exception):
+    """A shared step (see :func:`shared_step`) failed in an earlier check of this run."""
+
+
+def shared_step(ctx: ProbeContext, key: str, compute: Callable[[], Any]) -> Any:
+    """``compute()`` once per run: later checks reuse its value, or its failure, instead of redoing the work.
+
+    Expensive steps that several checks judge (pretraining a model, one fine-tuning run) run once, inside
+    the time limit of the first check that needs them. A failure is remembered with its cause, so a later
+    check reports it at once instead of spending its own time limit on the same failure.
+    """
+    if key in ctx.shared:
+        ok, value = ctx.shared[key]
+        if not ok:
+            raise StepFailed(value)
+        return value
+    from grader.checks.torch_helpers import describe_exception
+    from grader.runner.timer import TimeLimitExceeded
+
+    try:
+        value = compute()
+    except TimeLimitExceeded:
+        ctx.shared[key] = (False, f"{key} did not finish within the time limit of check {ctx.check_id!r}")
+        raise
+    except StepFailed:
+        raise
+    except Exception as exc:
+        ctx.shared[key] = (False, f"{key} failed in check {ctx.check_id!r}: {describe_exception(exc)}")
+        raise
+    ctx.shared[key] = (True, value)
+    return value
+
+
 def all_raised(cases: Any) -> bool:
     """Whether every per-case record of a probe is an error (then the check is an error, not a fail)."""
     return isinstance(cases, list) and bool(cases) and all(isinstance(c, dict) and "error" in c for c in cases)
@@ -143,3 +178,20 @@ def compose_message(summary: str, problems: list[str], hint: str = "", limit: in
     if (problems or failed) and hint:
         lines.append(f"Hint: {hint}")
     return "\n".join(lines)
+
+
+def judge_history(data: dict[str, Any], epochs: int) -> tuple[str, bool]:
+    """The bar "train() returned one finite loss per epoch, and the last is below the first" (trusted side)."""
+    if "history_problem" in data:
+        return str(data["history_problem"])[:300], False
+    history = data.get("history")
+    if not isinstance(history, list):
+        return "train() returned no loss history", False
+    shown = ", ".join("NaN/inf" if v is None else f"{v:.4g}" for v in history[:12]) + (", ..." if len(history) > 12 else "")
+    if len(history) != epochs:
+        return f"train() returned {len(history)} losses for {epochs} epoch(s) ([{shown}]); expected one per epoch", False
+    if any(not isinstance(v, (int, float)) or isinstance(v, bool) for v in history):
+        return f"the loss history holds NaN or infinite values ([{shown}])", False
+    if epochs >= 2 and not history[-1] < history[0]:
+        return f"the training loss did not fall ([{shown}])", False
+    return f"train() returned a finite loss per epoch that falls ([{shown}])", True

@@ -1,8 +1,14 @@
-"""Kind ``shape``: a module's output shape over several (random) constructor/input configurations."""
+"""Kind ``shape``: a module's output shape over several (random) constructor/input configurations.
+
+``method`` picks what is called on the built module: ``forward`` (the module itself) by default, or another
+method such as an autoencoder's ``encode`` / ``decode``.
+"""
 
 from __future__ import annotations
 
 from typing import Any
+
+from pydantic import Field
 
 from grader.checks.base import (
     Budget,
@@ -19,7 +25,10 @@ from grader.sampling import derived_seed, describe_call, resolve_cases
 
 Budget = Budget
 Thresholds = NoThresholds
-Params = TargetCases
+
+
+class Params(TargetCases):
+    method: str = Field("forward", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", description="the module's method to call")
 
 
 def probe(ctx: ProbeContext) -> Observation:
@@ -33,8 +42,9 @@ def probe(ctx: ProbeContext) -> Observation:
     for index, case in enumerate(resolve_cases(ctx.params.cases, seed)):
         try:
             module = factory(**case["init"]).to(ctx.device)
+            call = module if ctx.params.method == "forward" else getattr(module, ctx.params.method)
             with torch.no_grad():
-                out = module(randn(case["input"], seed + index).to(ctx.device))
+                out = call(randn(case["input"], seed + index).to(ctx.device))
             outputs.append({"shape": [int(d) for d in out.shape]})
         except Exception as exc:  # a student's error is an observation, not a crash
             outputs.append({"error": describe_exception(exc)})
@@ -46,7 +56,8 @@ def score(ctx: ScoreContext) -> Verdict:
     student, reference = ctx.student.data["cases"], ctx.reference.data["cases"]
     good, problems = 0, []
     for case, seen, expected in zip(cases, student, reference, strict=True):
-        call = f"{describe_call(ctx.params.target, case['init'])} on input {tuple(case['input'])}"
+        call = f"{describe_call(ctx.params.target, case['init'])}"
+        call += f"{'' if ctx.params.method == 'forward' else '.' + ctx.params.method} on input {tuple(case['input'])}"
         if "error" in seen:
             problems.append(f"{call} raised {seen['error']}")
         elif list(seen["shape"]) == expected["shape"]:

@@ -45,3 +45,22 @@ def to_numpy(tensor: Any) -> np.ndarray:
 
 def parameter_count(module: Any, trainable_only: bool = True) -> int:
     return int(sum(p.numel() for p in module.parameters() if p.requires_grad or not trainable_only))
+
+
+def loss_history(value: Any, limit: int = 10000) -> dict[str, Any]:
+    """What a student's ``train()`` returned, as ``{"history": [float | None, ...]}`` or ``{"history_problem": ...}``.
+
+    Tensors and numpy scalars become floats, non-finite values None; judging the history is the trusted side's job.
+    """
+    import math
+
+    if isinstance(value, (str, bytes, dict)) or not hasattr(value, "__iter__"):
+        return {"history_problem": f"train() returned a {type(value).__name__}, not a list of per-epoch losses"}
+    values: list[float | None] = []
+    for item in list(value)[:limit]:
+        try:
+            number = float(item.item() if hasattr(item, "item") else item)
+        except (TypeError, ValueError, RuntimeError):
+            return {"history_problem": f"train() returned a list holding a {type(item).__name__}, not numbers"}
+        values.append(number if math.isfinite(number) else None)
+    return {"history": values}

@@ -62,19 +62,30 @@ def probe(ctx: ProbeContext) -> Observation:
     loader = data.loader("train", batch_size=ctx.params.batch_size, shuffle=True, seed=seed,
                          limit=budget.train_size, normalize=True)
     model = ctx.lookup(ctx.params.target)(**ctx.params.init).to(ctx.device)
-    opt_spec = ctx.params.optimizer
+    before = predict(model, data, budget.eval_size, ctx.device)
+    losses = fit(model, loader, ctx.params.optimizer, budget.epochs, ctx.device)
+    after = predict(model, data, budget.eval_size, ctx.device)
+    return Observation(
+        data={"train_loss": losses, "epochs": budget.epochs, "train_size": len(loader.dataset), "eval_size": len(after)},
+        arrays={"logits_before": to_numpy(before), "logits_after": to_numpy(after)},
+    )
+
+
+def fit(model: Any, loader: Any, opt_spec: Optimizer, epochs: int, device: str) -> list[float]:
+    """The grader's own training loop (cross-entropy); returns the mean training loss of each epoch."""
+    import torch
+
     params = [p for p in model.parameters() if p.requires_grad]
     if opt_spec.name == "sgd":
         optimizer = torch.optim.SGD(params, lr=opt_spec.lr, momentum=opt_spec.momentum, weight_decay=opt_spec.weight_decay)
     else:
         optimizer = torch.optim.Adam(params, lr=opt_spec.lr, weight_decay=opt_spec.weight_decay)
-    before = _predict(model, data, budget.eval_size, ctx.device)
     losses = []
-    for _ in range(budget.epochs):
+    for _ in range(epochs):
         model.train()
         total, count = 0.0, 0
         for xb, yb in loader:
-            xb, yb = xb.to(ctx.device), yb.to(ctx.device)
+            xb, yb = xb.to(device), yb.to(device)
             optimizer.zero_grad(set_to_none=True)
             loss = torch.nn.functional.cross_entropy(model(xb), yb)
             loss.backward()
@@ -82,14 +93,10 @@ def probe(ctx: ProbeContext) -> Observation:
             total += float(loss.detach()) * len(yb)
             count += len(yb)
         losses.append(total / max(count, 1))
-    after = _predict(model, data, budget.eval_size, ctx.device)
-    return Observation(
-        data={"train_loss": losses, "epochs": budget.epochs, "train_size": len(loader.dataset), "eval_size": len(after)},
-        arrays={"logits_before": to_numpy(before), "logits_after": to_numpy(after)},
-    )
+    return losses
 
 
-def _predict(model: Any, data: Any, limit: int, device: str) -> Any:
+def predict(model: Any, data: Any, limit: int, device: str) -> Any:
     """Logits on the first ``limit`` hidden evaluation images (all if 0); the labels are not in the sandbox."""
     import torch
 

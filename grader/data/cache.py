@@ -34,7 +34,11 @@ class PreparedDataset:
 
     name: str
     folder: Path
-    truth: dict[str, np.ndarray]  # eval_y: labels of eval_x, never written where a run can read
+    # What only the trusted side holds, in the grader's own memory (never re-read from files a run could touch):
+    # eval_y (labels of eval_x, never written where a run can read), eval_x (the evaluation images, for
+    # scoring reconstructions), train_x and train_rows (the training images and the train split's rows, in
+    # the order runs see them, for baselines the grader fits itself).
+    truth: dict[str, np.ndarray]
     fingerprint: str  # the copy, the options and the split: part of the calibration key
     description: str
     splits: Splits
@@ -99,5 +103,7 @@ def write_cache(name: str, decoded: Decoded, options: DatasetOptions, splits: Sp
     info = {**describe(decoded), "fingerprint": fingerprint, "description": description, "options": options.model_dump(),
             "split": {"seed": options.split_seed, "val_fraction": options.val_fraction, "sizes": sizes,
                       "indices_sha256": splits.sha256()}}
-    return PreparedDataset(name=name, folder=folder, truth={"eval_y": eval_y}, fingerprint=fingerprint,
+    truth = {"eval_y": eval_y, "eval_x": decoded.test_x[splits.eval], "train_x": train_x,
+             "train_rows": np.searchsorted(kept, splits.train)}
+    return PreparedDataset(name=name, folder=folder, truth=truth, fingerprint=fingerprint,
                            description=description, splits=splits, info=info)

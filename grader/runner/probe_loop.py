@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from grader.checks import get_kind
-from grader.checks.base import MissingName, ProbeContext
+from grader.checks.base import MissingName, ProbeContext, StepFailed
 from grader.runner.records import append_event, write_json, write_observation
 from grader.runner.timer import TimeLimitExceeded, time_limit
 from grader.sampling import derived_seed
@@ -56,12 +56,13 @@ def run_checks(namespace: dict[str, Any], job: dict[str, Any]) -> None:
     torch.set_num_threads(int(job["cpus"]))
     if not (out_dir / "environment.json").exists():  # a module's runner already wrote it before the import
         write_json(out_dir / "environment.json", environment(job["device"]))
+    shared: dict[str, Any] = {}  # steps that several checks of this run reuse (checks.base.shared_step)
     for check in job["checks"]:
         module = get_kind(check["kind"])
         ctx = ProbeContext(
             check_id=check["id"], namespace=namespace, interface=job["interface"],
             params=module.Params.model_validate(check["params"]), budget=module.Budget.model_validate(check["budget"]),
-            seed=int(job["seed"]), device=job["device"], data_dir=Path(job["data_dir"]),
+            seed=int(job["seed"]), device=job["device"], data_dir=Path(job["data_dir"]), shared=shared,
         )
         append_event(out_dir, event="start", check=check["id"], t=time.time())
         seed_everything(derived_seed(int(job["seed"]), check["id"], "global"))
@@ -74,6 +75,8 @@ def run_checks(namespace: dict[str, Any], job: dict[str, Any]) -> None:
             arrays = observation.arrays
         except MissingName as exc:
             record = {"status": "missing", "message": str(exc)}
+        except StepFailed as exc:
+            record = {"status": "error", "message": f"this check builds on a step that failed earlier: {exc}"}
         except TimeLimitExceeded:
             record = {"status": "timeout", "message": f"this check's time limit ({ctx.budget.timeout_s:g} s) was hit"}
         except SystemExit as exc:
