@@ -44,6 +44,7 @@ class ReferenceData:
     path: Path
     cached: bool
     components: dict[str, Any] = field(default_factory=dict)
+    duration_s: float | None = None  # the reference run's wall time, when it was run (or cached)
 
     def summary(self) -> dict[str, Any]:
         return {"fingerprint": self.fingerprint, "cached": self.cached, "environment": self.environment,
@@ -90,7 +91,8 @@ def load_or_run(loaded: LoadedSpec, plan: Plan, workspace: Workspace, sandbox: S
         artifacts = read_artifacts(target, check_ids)
         if meta.get("fingerprint") == key and all(a.observation for a in artifacts.checks.values()):
             return ReferenceData(key, {k: a.observation for k, a in artifacts.checks.items()},  # type: ignore[misc]
-                                 meta.get("environment", {}), meta.get("figures", {}), target, True, components)
+                                 meta.get("environment", {}), meta.get("figures", {}), target, True, components,
+                                 meta.get("duration_s"))
     reference = Submission("reference", loaded.reference_path, loaded.reference_path)
     job = workspace.new_job(reference, plan, "reference")
     outcome = sandbox.run(job)
@@ -110,7 +112,8 @@ def load_or_run(loaded: LoadedSpec, plan: Plan, workspace: Workspace, sandbox: S
         raise CalibrationError("the reference does not pass its own checks:\n  " + "\n  ".join(wrong))
     figures = {r.id: r.details for r in self_scores if r.details}
     _store(target, job.out_dir, check_ids, key, components, artifacts.environment, figures, outcome.duration_s)
-    return ReferenceData(key, observations, artifacts.environment, figures, target, False, components)  # type: ignore[arg-type]
+    return ReferenceData(key, observations, artifacts.environment, figures, target, False, components,  # type: ignore[arg-type]
+                         outcome.duration_s)
 
 
 def _store(target: Path, out_dir: Path, check_ids: list[str], key: str, components: dict[str, Any],
@@ -127,3 +130,34 @@ def _store(target: Path, out_dir: Path, check_ids: list[str], key: str, componen
     (staging / "calibration.json").write_text(json.dumps(meta, indent=2, default=str))
     shutil.rmtree(target, ignore_errors=True)
     os.replace(staging, target)
+
+
+def _numbers(details: dict[str, Any]) -> dict[str, float]:
+    """The scalar numeric figures of one check's details (lists, tables and matrices are left out)."""
+    return {k: float(v) for k, v in details.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+
+
+def summarize_seeds(runs: dict[int, ReferenceData]) -> dict[str, Any]:
+    """Mean, spread and per-seed values of every scalar figure of the reference, over several seeds."""
+    import statistics
+
+    checks: dict[str, dict[str, dict[str, Any]]] = {}
+    for seed, run in sorted(runs.items()):
+        for check_id, details in run.figures.items():
+            for name, value in _numbers(details).items():
+                checks.setdefault(check_id, {}).setdefault(name, {"values": {}})["values"][str(seed)] = value
+    for figures in checks.values():
+        for entry in figures.values():
+            values = list(entry["values"].values())
+            entry.update(mean=statistics.fmean(values), std=statistics.stdev(values) if len(values) > 1 else 0.0,
+                         min=min(values), max=max(values))
+    durations = [r.duration_s for r in runs.values() if r.duration_s is not None]
+    first = next(iter(runs.values()))
+    return {
+        "seeds": sorted(runs), "figures": checks,
+        "reference_run_s": {"values": {str(s): r.duration_s for s, r in sorted(runs.items())},
+                            "max": max(durations) if durations else None},
+        "fingerprints": {str(s): r.fingerprint for s, r in sorted(runs.items())},
+        "components": {k: v for k, v in first.components.items() if k != "plan_sha256"},
+        "environment": first.environment,
+    }

@@ -91,16 +91,38 @@ def _grade(paths: list[Path], assignment: str, profile: str, out: Path, as_json:
 
 
 def _calibrate(assignment: str, profile: str, device: str | None, sandbox: str, as_json: bool,
-               data_root: Path | None) -> int:
+               data_root: Path | None, seeds: list[int] | None = None, record: Path | None = None) -> int:
+    import dataclasses
+
+    from grader.calibration import summarize_seeds
     from grader.pipeline import Batch
 
     loaded = load_assignment(assignment)
+    runs = {}
     with Batch(loaded, profile, device=device, sandbox_name=sandbox, data_root=data_root) as batch:
-        reference = batch.calibrate(force=True)
+        base = batch.plan
+        for seed in seeds if seeds is not None else [base.seed]:
+            batch.plan = dataclasses.replace(base, seed=seed)
+            runs[seed] = batch.calibrate(force=True)
+            if seeds is not None and not as_json:
+                print(f"seed {seed}: the reference passes all its checks ({runs[seed].duration_s:.0f} s)", file=sys.stderr)
+    reference = runs[next(iter(runs))]
     summary = {"assignment": loaded.spec.id, "profile": profile, "cache": str(reference.path),
                **reference.summary(), "figures": reference.figures}
+    if seeds is not None:
+        summary = {"assignment": loaded.spec.id, "profile": profile, "device": base.device, **summarize_seeds(runs)}
+    if record is not None:
+        record.parent.mkdir(parents=True, exist_ok=True)
+        record.write_text(json.dumps(summary, indent=2, default=str) + "\n")
     if as_json:
         print(json.dumps(summary, indent=2, default=str))
+    elif seeds is not None:
+        for check_id, figures in summary["figures"].items():
+            for name, entry in figures.items():
+                print(f"  {check_id:<28} {name:<20} mean {entry['mean']:.5g}  std {entry['std']:.3g}  "
+                      f"range [{entry['min']:.5g}, {entry['max']:.5g}]")
+        print(f"Reference for {loaded.spec.id} ({profile}) passes all its checks under seeds "
+              f"{', '.join(map(str, runs))}" + (f"; figures written to {record}" if record else ""))
     else:
         print(f"Reference for {loaded.spec.id} ({profile}) passes all its checks; cached at {reference.path}")
     return EXIT_OK
@@ -183,6 +205,9 @@ def build_parser() -> argparse.ArgumentParser:
     calibrate.add_argument("--device", choices=["cpu", "cuda"])
     calibrate.add_argument("--sandbox", default="process")
     calibrate.add_argument("--json", action="store_true")
+    calibrate.add_argument("--seeds", type=int, nargs="+", help="run the reference under each of these seeds and "
+                           "report the mean and spread of its figures")
+    calibrate.add_argument("--record", type=Path, help="write the figures (with their fingerprints) to this JSON file")
     data_root_option(calibrate)
 
     data_cmd = sub.add_parser("data", help="datasets: download (prepare) or verify (info) under the data root")
@@ -211,7 +236,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _grade([args.file], args.assignment, "check", args.out, args.json, 1, args.device, args.sandbox,
                           single=True, data_root=args.data_root)
         if args.command == "calibrate":
-            return _calibrate(args.assignment, args.profile, args.device, args.sandbox, args.json, args.data_root)
+            return _calibrate(args.assignment, args.profile, args.device, args.sandbox, args.json, args.data_root,
+                              args.seeds, args.record)
         if args.command == "data":
             return _data(args.action, args.datasets, args.data_root, args.json)
         if args.command == "list":

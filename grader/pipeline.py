@@ -43,6 +43,7 @@ class Batch:
     sandbox_name: str = "process"
     workers: int = 1
     data_root: Path | None = None
+    seed: int | None = None  # overrides the profile's seed (calibration over several seeds)
     plan: Plan = field(init=False)
     workspace: Workspace = field(init=False)
     truth: dict[str, dict[str, np.ndarray]] = field(init=False, default_factory=dict)
@@ -52,6 +53,8 @@ class Batch:
 
     def __post_init__(self) -> None:
         self.plan = build_plan(self.loaded, self.profile, self.device)
+        if self.seed is not None:
+            self.plan = dataclasses.replace(self.plan, seed=self.seed)
         if self.workers > 1:  # share the cores between concurrent runs instead of oversubscribing them
             self.plan = dataclasses.replace(self.plan, cpus=max(1, self.plan.cpus // self.workers))
         self.sandbox = get_sandbox(self.sandbox_name)
