@@ -44,3 +44,18 @@ def test_a_reference_that_fails_its_own_checks_is_refused(tmp_path: Path) -> Non
     message = str(exc.value)
     assert "missing_names.py" in message and "failed under profile 'check'" in message
     assert "does not define `build_model`" in message
+
+
+def test_seed_summary_gives_mean_spread_and_fingerprints(tmp_path: Path) -> None:
+    from grader.calibration import ReferenceData, summarize_seeds
+
+    def run(seed: int, mse: float, seconds: float) -> ReferenceData:
+        return ReferenceData(f"fp{seed}", {}, {"torch": "2.x"}, {"recon": {"mse": mse, "history": [1, 2], "ok": True}},
+                             tmp_path, False, {"data": {"digits": "d"}, "plan_sha256": "p"}, seconds)
+
+    summary = summarize_seeds({0: run(0, 0.010, 20.0), 1: run(1, 0.012, 25.0), 2: run(2, 0.014, 30.0)})
+    entry = summary["figures"]["recon"]["mse"]
+    assert entry["mean"] == pytest.approx(0.012) and entry["std"] == pytest.approx(0.002)
+    assert entry["values"] == {"0": 0.010, "1": 0.012, "2": 0.014} and set(summary["figures"]["recon"]) == {"mse"}
+    assert summary["seeds"] == [0, 1, 2] and summary["fingerprints"]["2"] == "fp2"
+    assert summary["reference_run_s"]["max"] == 30.0 and "plan_sha256" not in summary["components"]

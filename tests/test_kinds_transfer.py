@@ -61,7 +61,7 @@ def test_accuracy_against_the_reference(part: str, extra: dict[str, Any]) -> Non
     verdict = transfer(part, data, {"logits": wrong}, reference=reference, params=extra,
                        thresholds={"accuracy_vs_reference": 0.8}, budget={"epochs": 2})
     assert not verdict.passed and "accuracy 75.0%" in verdict.message and "needed 80.0%" in verdict.message
-    assert verdict.details["table_row"] == {"accuracy": 0.75, "reference": 1.0, "needed": 0.8}
+    assert verdict.details["table_row"] == {"accuracy": "75.0%", "reference": "100.0%", "needed": "80.0%"}
     assert verdict.details["history"] == [1.0, 0.5]
     assert np.array(verdict.details["confusion_matrix"]).trace() == 9
     assert transfer(part, data, {"logits": perfect_logits(LABELS)}, reference=reference, params=extra,

@@ -265,3 +265,23 @@ def test_submission_report_survives_odd_cell_error(error: dict[str, Any]) -> Non
     assert "<summary>X: " in html
     if error.get("evalue") == 5:
         assert "<summary>X: 5</summary>" in html
+
+
+def test_figures_render_in_the_check_row_and_as_panels() -> None:
+    import numpy as np
+
+    from grader import figures
+
+    grid = figures.image_grid([np.zeros((2, 4, 4)), np.ones((2, 4, 4))], ["images", SCRIPT], title="grid")
+    result = SubmissionResult(
+        assignment="a", title="T", profile="check", student="s", submission="s.py", kind="module", status="graded",
+        score=1, max_score=1, checks=[check("recon", "pass", 1, 1, figures=[grid])],
+        figures=[figures.line_chart("curves", [("(a) scratch", [1.0, 0.5])]),
+                 figures.table("acc", ["", "accuracy"], [["(a) scratch", 0.8]])],
+    )
+    page = render_submission(result)
+    assert page.count('src="data:image/png;base64,') == 1 and "<svg" in page and "figure-table" in page
+    assert "<h2>Figures</h2>" in page and ".figure {" in page.replace(".figure{", ".figure {")
+    assert SCRIPT not in page
+    plain = render_submission(result.model_copy(update={"figures": [], "checks": [check("x", "pass", 1, 1)]}))
+    assert "<h2>Figures</h2>" not in plain and "figure-table" not in plain

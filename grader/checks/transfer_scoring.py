@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from grader import metrics
-from grader.checks.base import ScoreContext, Verdict, compose_message, judge_history
+from grader.checks.base import ScoreContext, Verdict, all_raised, compose_message, judge_history
 
 
 def _bars(summary: str, bars: list[tuple[str, bool]], ctx: ScoreContext, notes: list[str] | None = None,
@@ -57,7 +57,7 @@ def structure(ctx: ScoreContext) -> Verdict:
             good += 1
     total = len(ctx.student.data["cases"])
     summary = f"{good} of {total} models have a `backbone`, an nn.Linear `head` and return head(backbone(x)) logits."
-    return Verdict(good / total, compose_message(summary, problems, ctx.hint))
+    return Verdict(good / total, compose_message(summary, problems, ctx.hint), errored=all_raised(ctx.student.data["cases"]))
 
 
 def accuracy(ctx: ScoreContext, dataset: str, label: str) -> Verdict:
@@ -84,7 +84,8 @@ def accuracy(ctx: ScoreContext, dataset: str, label: str) -> Verdict:
     summary = (f"After {label} ({ctx.budget.epochs if ctx.params.part != 'source' else ctx.budget.source_epochs} "
                f"epoch(s) with {who} on {ctx.student.data.get('train_size', '?')} images):")
     details: dict[str, Any] = {"accuracy": acc, "reference_accuracy": ref_acc, "history": history,
-                               "table_row": {"accuracy": acc, "reference": ref_acc, "needed": needed or None}}
+                               "table_row": {"accuracy": f"{acc:.1%}", "reference": f"{ref_acc:.1%}",
+                                             "needed": f"{needed:.1%}" if needed else None}}
     if metrics.logits_usable(logits, labels):
         details["confusion_matrix"] = metrics.confusion_matrix(labels, logits.argmax(axis=1), reference.shape[1]).tolist()
     return _bars(summary, bars, ctx, details=details)
