@@ -133,8 +133,8 @@ def _store(target: Path, out_dir: Path, check_ids: list[str], key: str, componen
 
 
 def _numbers(details: dict[str, Any]) -> dict[str, float]:
-    """The scalar numeric figures of one check's details (lists, tables and matrices are left out)."""
-    return {k: float(v) for k, v in details.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    """The measured figures of one check's details: floats (counts of cases, lists and matrices are left out)."""
+    return {k: v for k, v in details.items() if isinstance(v, float)}
 
 
 def summarize_seeds(runs: dict[int, ReferenceData]) -> dict[str, Any]:

@@ -28,7 +28,10 @@ class Workspace:
         self.runs.mkdir()
 
     def new_job(self, submission: Submission, plan: Plan, run_id: str) -> Job:
-        run_dir = self.runs / run_id
+        run_dir, n = self.runs / run_id, 1
+        while run_dir.exists():  # the same name twice in a batch (a reference recalibrated under another seed)
+            n += 1
+            run_dir = self.runs / f"{run_id}-{n}"
         work = run_dir / "work"
         for sub in ("out", "tmp"):
             (run_dir / sub).mkdir(parents=True)
@@ -38,7 +41,7 @@ class Workspace:
             work.mkdir(parents=True)
             shutil.copy2(submission.entry, work / submission.entry.name)
         entry = submission.entry.relative_to(submission.path) if submission.path.is_dir() else Path(submission.entry.name)
-        job = Job(run_id=run_id, student=submission.student, kind=submission.kind, entry=str(entry),
+        job = Job(run_id=run_dir.name, student=submission.student, kind=submission.kind, entry=str(entry),
                   run_dir=run_dir, data_dir=self.data_dir, plan=plan)
         job.write_payload()
         return job

@@ -50,7 +50,7 @@ def test_seed_summary_gives_mean_spread_and_fingerprints(tmp_path: Path) -> None
     from grader.calibration import ReferenceData, summarize_seeds
 
     def run(seed: int, mse: float, seconds: float) -> ReferenceData:
-        return ReferenceData(f"fp{seed}", {}, {"torch": "2.x"}, {"recon": {"mse": mse, "history": [1, 2], "ok": True}},
+        return ReferenceData(f"fp{seed}", {}, {"torch": "2.x"}, {"recon": {"mse": mse, "history": [1, 2], "ok": True, "cases": 3}},
                              tmp_path, False, {"data": {"digits": "d"}, "plan_sha256": "p"}, seconds)
 
     summary = summarize_seeds({0: run(0, 0.010, 20.0), 1: run(1, 0.012, 25.0), 2: run(2, 0.014, 30.0)})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -105,3 +106,23 @@ def test_keyboard_interrupt_is_not_swallowed() -> None:
 
     with pytest.raises(KeyboardInterrupt):
         run_all([1], interrupt, as_error)
+
+
+def test_a_run_name_used_twice_gets_its_own_folder(tmp_path: Path) -> None:
+    from grader.plan import build_plan
+    from grader.spec import load_spec
+    from grader.submissions import Submission
+    from grader.workspace import Workspace
+
+    from .conftest import REPO
+
+    plan = build_plan(load_spec(REPO / "assignments" / "conv1x1" / "spec.yaml"), "check")
+    module = tmp_path / "m.py"
+    module.write_text("x = 1\n")
+    workspace = Workspace(tmp_path)
+    try:
+        first = workspace.new_job(Submission("m", module, module), plan, "reference")
+        second = workspace.new_job(Submission("m", module, module), plan, "reference")
+        assert first.run_dir != second.run_dir and second.run_id == "reference-2" and second.out_dir.is_dir()
+    finally:
+        workspace.cleanup()

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from grader.baselines import as_unit_rows, pca_baseline, pca_reconstruction_mse
+from grader.baselines import pca_baseline, pca_reconstruction_mse
 from grader.checks.base import Observation, judge_history
 
 from .test_scoring_units import score
@@ -42,10 +42,11 @@ def run(student: Observation, **overrides: Any) -> Any:
 def test_pca_matches_scikit_learn() -> None:
     from sklearn.decomposition import PCA
 
-    train, test = as_unit_rows(TRAIN), as_unit_rows(EVAL)
+    train, test = TRAIN.reshape(300, -1) / 255.0, EVAL.reshape(20, -1) / 255.0
     pca = PCA(n_components=5).fit(train)
     expected = float(np.mean((pca.inverse_transform(pca.transform(test)) - test) ** 2))
-    assert pca_reconstruction_mse(train, test, 5) == pytest.approx(expected, rel=1e-8)
+    assert pca_reconstruction_mse(train, test, 5) == pytest.approx(expected, rel=1e-7)
+    assert pca_reconstruction_mse(TRAIN, EVAL, 5, scale=1 / 255) == pytest.approx(expected, rel=1e-7)
     assert pca_reconstruction_mse(train, test, 16) == pytest.approx(0.0, abs=1e-20)  # every axis kept
     with pytest.raises(ValueError):
         pca_reconstruction_mse(train, test, 0)
@@ -69,7 +70,7 @@ def test_good_reconstruction_meets_every_bar() -> None:
 def test_pca_baseline_uses_the_training_images_of_the_budget() -> None:
     verdict = run(reconstruction(0.05))
     rows = TRUTH["digits"]["train_rows"][:200]
-    expected = pca_reconstruction_mse(as_unit_rows(TRAIN[rows]), as_unit_rows(EVAL[:10]), 3)
+    expected = pca_reconstruction_mse(TRAIN[rows], EVAL[:10], 3, scale=1 / 255)
     assert verdict.details["pca_mse"] == pytest.approx(expected)
     assert "same 200 training images" in verdict.message
 
@@ -160,3 +161,13 @@ def test_undercomplete() -> None:
     verdict = arch("undercomplete", WIDE)
     assert not verdict.passed and "copy its input" in verdict.message
     assert arch("undercomplete", CONV).passed  # 32 values at its narrowest
+
+
+def test_code_size_must_name_an_init_key() -> None:
+    from pydantic import ValidationError
+
+    from grader.checks.reconstruction import Params
+
+    with pytest.raises(ValidationError, match="names no key of init"):
+        Params.model_validate({**PARAMS, "code_size": "$width"})
+    assert Params.model_validate({**PARAMS, "code_size": 7}).components() == 7

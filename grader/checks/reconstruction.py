@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from grader import metrics
 from grader.baselines import pca_baseline
@@ -31,6 +31,12 @@ class Params(Strict):
     batch_size: int = Field(128, ge=1)
     code_size: int | str = Field(description="PCA components for the baseline: a number, or '$name' from init")
     grid: int = Field(10, ge=0, le=16, description="hidden images shown with their reconstructions in the report")
+
+    @model_validator(mode="after")
+    def _code_size_known(self) -> "Params":
+        if isinstance(self.code_size, str) and self.code_size.removeprefix("$") not in self.init:
+            raise ValueError(f"code_size {self.code_size!r} names no key of init (use a number or '$<init key>')")
+        return self
 
     def targets(self) -> list[str]:
         return [self.target, self.train]

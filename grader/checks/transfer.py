@@ -96,12 +96,13 @@ def _probe_structure(ctx: ProbeContext) -> Observation:
     from grader.checks.torch_helpers import describe_exception, to_numpy
     from grader.checks.transfer_steps import sample_input
 
+    build = ctx.lookup(ctx.params.names.build)  # outside the try: a missing name is reported as such
     x = sample_input(ctx)
     cases, arrays = [], {}
     for classes in (ctx.params.source_classes, ctx.params.target_classes):
         case: dict[str, Any] = {"classes": classes}
         try:
-            model = ctx.lookup(ctx.params.names.build)(classes).to(ctx.device).eval()
+            model = build(classes).to(ctx.device).eval()
             backbone, head = getattr(model, "backbone", None), getattr(model, "head", None)
             case.update(backbone=type(backbone).__name__ if isinstance(backbone, torch.nn.Module) else None,
                         head=type(head).__name__ if isinstance(head, torch.nn.Module) else None)
