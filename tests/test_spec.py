@@ -392,3 +392,25 @@ def test_cli_validate_spec_broken(tmp_path: Path, capsys: pytest.CaptureFixture[
 def test_cli_validate_spec_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["validate-spec", str(tmp_path / "absent.yaml")]) == 2
     assert "error:" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("spec_path", sorted((REPO / "assignments").glob("*/spec.yaml")), ids=lambda p: p.parent.name)
+def test_every_shipped_spec_plans_both_profiles(spec_path: Path) -> None:
+    from grader.plan import build_plan
+
+    loaded = load_spec(spec_path)
+    for profile in ("check", "grade"):
+        plan = build_plan(loaded, profile, device="cpu")
+        assert plan.checks and plan.max_score > 0
+        assert all(c.budget["timeout_s"] <= plan.limits["submission_s"] for c in plan.checks)
+    starter = spec_path.parent / "starter.ipynb"
+    assert starter.is_file(), f"{spec_path.parent.name} has no starter notebook"
+
+
+def test_a_transfer_check_naming_an_undeclared_dataset(tmp_path: Path) -> None:
+    raw = yaml.safe_load((REPO / "assignments" / "fashion_transfer" / "spec.yaml").read_text())
+    raw["checks"][0]["params"]["target_dataset"] = "kmnist"
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    with pytest.raises(SpecError, match=r"checks\[0\]\.params\.target_dataset: 'kmnist' is not declared"):
+        load_spec(path, root=REPO)
