@@ -20,7 +20,7 @@ from grader.sandbox.process import marked_pids
 from grader.spec import load_spec
 from grader.submissions import discover
 
-from .conftest import REPO
+from .conftest import FIXTURES, REPO
 
 pytestmark = pytest.mark.slow
 
@@ -34,11 +34,17 @@ def spec_variant(folder: Path, assignment: str, change: Callable[[dict[str, Any]
     return target
 
 
+def submission_paths(assignment: str) -> list[Path]:
+    """The examples, the reference, the starter, and the test-only fixtures where there are some."""
+    paths = [REPO / "submissions" / assignment, REPO / "reference_solutions" / f"{assignment}.py",
+             REPO / "assignments" / assignment / "starter.ipynb"]
+    return paths + [p for p in [FIXTURES / "submissions" / assignment] if p.is_dir()]
+
+
 def grade_all(tmp_path_factory: pytest.TempPathFactory, assignment: str,
               change: Callable[[dict[str, Any]], None]) -> dict[str, SubmissionResult]:
     spec = spec_variant(tmp_path_factory.mktemp("assignments"), assignment, change)
-    submissions = discover([REPO / "submissions" / assignment, REPO / "reference_solutions" / f"{assignment}.py",
-                            REPO / "assignments" / assignment / "starter.ipynb"])
+    submissions = discover(submission_paths(assignment))
     with Batch(load_spec(spec, root=REPO), "check") as batch:
         results = batch.grade(submissions, tmp_path_factory.mktemp(f"reports-{assignment}"))
     return {r.student: r for r in results}
@@ -78,6 +84,7 @@ AE_EXPECTED = {
     "dan_wide_code": expect(AE_CHECKS, encode_shapes="fail", decode_shapes="error", three_layers="fail",
                             undercomplete="fail"),
     "eve_no_sigmoid": expect(AE_CHECKS, reconstruction="fail"),
+    "five_layers": expect(AE_CHECKS, three_layers="fail"),  # another layer count costs that check only
     "starter": {cid: "error" for cid in AE_CHECKS},
 }
 

@@ -18,7 +18,7 @@ from grader.spec import load_spec
 from grader.submissions import discover
 
 from .conftest import REPO
-from .test_e2e_assignments import AE_EXPECTED, FT_EXPECTED
+from .test_e2e_assignments import AE_EXPECTED, FT_EXPECTED, submission_paths
 
 pytestmark = [pytest.mark.realdata, pytest.mark.slow]
 EITHER = "pass or fail"  # an outcome close to its bar, which the real data does not decide firmly
@@ -37,8 +37,7 @@ def graded(request: pytest.FixtureRequest, real_data_root: Path,
     assignment = request.param
     loaded = load_spec(REPO / "assignments" / assignment / "spec.yaml")
     assert loaded.spec.profiles["check"].limits.submission_s <= 300
-    submissions = discover([REPO / "submissions" / assignment, REPO / "reference_solutions" / f"{assignment}.py",
-                            REPO / "assignments" / assignment / "starter.ipynb"])
+    submissions = discover(submission_paths(assignment))
     with Batch(loaded, "check", data_root=real_data_root) as batch:
         batch.calibrate()  # raises unless the reference passes every check within the profile's limits
         results = batch.grade(submissions, tmp_path_factory.mktemp(f"real-{assignment}"))
