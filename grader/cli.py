@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import os
@@ -165,6 +166,46 @@ def _list() -> int:
     return EXIT_OK
 
 
+def _user() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # no login name in the environment nor in the password database
+        return ""
+
+
+def _manual(args: argparse.Namespace) -> int:
+    """``grader manual set`` / ``list``: TA grades of written answers (grader/manual.py)."""
+    from grader import manual
+    from grader.report import format_points
+
+    if args.manual_command == "set":
+        who = args.grader if args.grader is not None else _user()
+        result = manual.set_grade(args.results_dir, args.assignment, args.profile, args.student, args.check_id,
+                                  args.points, comment=args.comment, grader=who)
+        check = next(c for c in result.checks if c.id == args.check_id)
+        stale = " (stale: the answer changed after grading)" if check.details.get("manual", {}).get("stale") else ""
+        print(f"{result.student} {check.id}: {format_points(check.points)} / {format_points(check.max_points)}{stale}; "
+              f"total {format_points(result.score)} / {format_points(result.max_score)}")
+        return EXIT_OK
+    items = [i for i in manual.list_items(args.results_dir, args.assignment, args.profile) if i.pending or not args.pending]
+    if args.json:
+        print(json.dumps([dataclasses.asdict(i) for i in items], indent=2))
+        return EXIT_OK
+    if not items:
+        print("No manual items" + (" pending." if args.pending else "."))
+        return EXIT_OK
+    width, check_width = max(7, *(len(i.student) for i in items)), max(5, *(len(i.check) for i in items))
+    print(f"{'student':<{width}}  {'check':<{check_width}}  {'points':>10}  {'answer':>12}")
+    for i in items:
+        points = ("pending" if i.pending else i.status if i.points is None
+                  else f"{format_points(i.points)}/{format_points(i.max_points)}")
+        answer = f"{i.answer_chars} chars" if i.answer_chars else "no answer"
+        print(f"{i.student:<{width}}  {i.check:<{check_width}}  {points:>10}  {answer:>12}" + ("  stale" if i.stale else ""))
+    return EXIT_OK
+
+
 def _validate(path: Path) -> int:
     spec = load_spec(path).spec
     print(f"{path}: valid ({spec.id}: {len(spec.checks)} checks, {sum(c.points for c in spec.checks):g} points)")
@@ -216,6 +257,27 @@ def build_parser() -> argparse.ArgumentParser:
     data_root_option(data_cmd)
     data_cmd.add_argument("--json", action="store_true")
 
+    manual_cmd = sub.add_parser("manual", help="TA grades of written answers (checks of kind 'manual')",
+                                description="Grade the items a TA grades by hand. Grades are stored in "
+                                "<RESULTS_DIR>/<assignment>/<profile>/<student>/manual.json and survive re-grading.")
+    manual_sub = manual_cmd.add_subparsers(dest="manual_command", required=True)
+    manual_set = manual_sub.add_parser("set", help="set (or change) a student's points for a manual item; the "
+                                       "result, report and batch summary are updated")
+    manual_set.add_argument("results_dir", type=Path, metavar="RESULTS_DIR", help="the folder graded into (--out)")
+    manual_set.add_argument("assignment", metavar="ASSIGNMENT")
+    manual_set.add_argument("student", metavar="STUDENT")
+    manual_set.add_argument("check_id", metavar="CHECK_ID")
+    manual_set.add_argument("points", type=float, metavar="POINTS", help="between 0 and the check's points")
+    manual_set.add_argument("--comment", default="", help="shown to the student with the points")
+    manual_set.add_argument("--grader", help="who graded (default: $USER)")
+    manual_list = manual_sub.add_parser("list", help="list the manual items of a batch: points, or pending")
+    manual_list.add_argument("results_dir", type=Path, metavar="RESULTS_DIR", help="the folder graded into (--out)")
+    manual_list.add_argument("assignment", metavar="ASSIGNMENT")
+    manual_list.add_argument("--pending", action="store_true", help="only the items awaiting a grade")
+    manual_list.add_argument("--json", action="store_true", help="print the rows as JSON")
+    for p in (manual_set, manual_list):
+        p.add_argument("--profile", choices=["grade", "check"], default="grade", help="default: grade")
+
     sub.add_parser("list", help="list the assignments")
     validate = sub.add_parser("validate-spec", help="validate an assignment's spec.yaml")
     validate.add_argument("path", type=Path)
@@ -242,6 +304,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _data(args.action, args.datasets, args.data_root, args.json)
         if args.command == "list":
             return _list()
+        if args.command == "manual":
+            return _manual(args)
         return _validate(args.path)
     except GraderError as exc:
         print(f"error: {exc}", file=sys.stderr)

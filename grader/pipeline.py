@@ -114,7 +114,7 @@ class Batch:
                    out_dir: Path) -> SubmissionResult:
         if submission.problem:  # nothing runnable: a graded result that says why
             outcome = Outcome(exit_code=None, signal=None, duration_s=0.0)
-            checks = score_checks(self.plan, RunArtifacts(), outcome, reference.observations, self.truth)
+            checks = score_checks(self.plan, RunArtifacts(), outcome, reference.observations, self.truth, submission.entry)
             checks = [c if c.status == "skipped" else c.model_copy(update={"message": "Not run: " + submission.problem})
                       for c in checks]
             result = self._result(submission, "graded", checks, [submission.problem])
@@ -123,7 +123,7 @@ class Batch:
         job = self.workspace.new_job(submission, self.plan, f"{index:04d}-{submission.student}")
         outcome = self.sandbox.run(job)
         artifacts = read_artifacts(job.out_dir, [c.id for c in self.plan.checks])
-        checks = score_checks(self.plan, artifacts, outcome, reference.observations, self.truth)
+        checks = score_checks(self.plan, artifacts, outcome, reference.observations, self.truth, submission.entry)
         result = self._result(submission, "graded", checks, run_problems(self.plan, artifacts, outcome))
         result.load = artifacts.load
         result.timings = {"run_s": outcome.duration_s}

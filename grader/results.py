@@ -10,7 +10,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 SCHEMA_VERSION = 1
-CheckStatus = Literal["pass", "fail", "error", "timeout", "skipped"]
+CheckStatus = Literal["pass", "fail", "error", "timeout", "skipped", "manual"]  # manual: a TA grades it (grader/manual.py)
 
 
 class Model(BaseModel):
@@ -82,7 +82,15 @@ class SubmissionResult(Model):
 
 
 def write_result(result: SubmissionResult, path: Path) -> None:
-    """Write atomically: a crash mid-write never leaves half a document."""
+    """Write atomically: a crash mid-write never leaves half a document.
+
+    TA grades stored beside the result (``manual.json``, see grader/manual.py) are merged into ``result``
+    first, in place, so every writer (a batch re-grading, ``grader manual set``) keeps them and the report
+    rendered from ``result`` afterwards shows them.
+    """
+    from grader.manual import merge_stored
+
+    merge_stored(result, path.parent)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(result.model_dump_json(indent=2))

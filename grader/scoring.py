@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import signal as signals
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -54,9 +55,15 @@ def describe_exit(outcome: Outcome) -> str:
 
 
 def score_checks(plan: Plan, artifacts: RunArtifacts, outcome: Outcome, reference: dict[str, Observation],
-                 truth: dict[str, dict[str, np.ndarray]]) -> list[CheckResult]:
-    """One :class:`CheckResult` per planned check, plus ``skipped`` entries for checks not in this profile."""
-    results = [_score_one(plan, check, artifacts, outcome, reference, truth) for check in plan.checks]
+                 truth: dict[str, dict[str, np.ndarray]], submission: Path | None = None) -> list[CheckResult]:
+    """One :class:`CheckResult` per planned check, plus ``skipped`` entries for checks not in this profile.
+
+    ``submission`` is the student's notebook or module (``Submission.entry``), for kinds judged from the file
+    rather than from the run (``manual``); None when scoring the reference during calibration.
+    """
+    results = [_score_file(plan, check, reference, truth, submission)
+               if getattr(get_kind(check.kind), "SCORED_WITHOUT_RUN", False)
+               else _score_one(plan, check, artifacts, outcome, reference, truth) for check in plan.checks]
     for check in plan.not_run:
         results.append(_result(check, "skipped", 0.0, f"Hidden check: runs only under the 'grade' profile, "
                                                         f"not under '{plan.profile}'.", max_points=0.0))
@@ -89,18 +96,35 @@ def _score_one(plan: Plan, check: PlannedCheck, artifacts: RunArtifacts, outcome
     if record.status in ("missing", "error"):
         prefix = "" if record.status == "missing" else "Your code raised an error while the grader called it: "
         return _result(check, "error", 0.0, prefix + record.message, duration=record.duration_s)
+    return _judge(plan, check, observation, reference[check.id], truth, None, record.duration_s)
+
+
+def _score_file(plan: Plan, check: PlannedCheck, reference: dict[str, Observation],
+                truth: dict[str, dict[str, np.ndarray]], submission: Path | None) -> CheckResult:
+    """A kind judged from the submission file (a written answer): whatever happened to the run, it is scored."""
+    if submission is None:  # the reference's self-check: nobody grades the reference's written answers
+        return _result(check, "skipped", 0.0, "Judged from a student's submission file; there is none here "
+                                              "(the reference run).", max_points=0.0)
+    return _judge(plan, check, Observation(), reference.get(check.id, Observation()), truth, submission, None)
+
+
+def _judge(plan: Plan, check: PlannedCheck, observation: Observation, reference: Observation,
+           truth: dict[str, dict[str, np.ndarray]], submission: Path | None, duration: float | None) -> CheckResult:
     module = get_kind(check.kind)
     ctx = ScoreContext(
         check_id=check.id, title=check.title, params=module.Params.model_validate(check.params),
         budget=module.Budget.model_validate(check.budget), thresholds=module.Thresholds.model_validate(check.thresholds),
-        profile=plan.profile, seed=plan.seed, student=observation, reference=reference[check.id], truth=truth, hint=check.hint,
+        profile=plan.profile, seed=plan.seed, student=observation, reference=reference, truth=truth, hint=check.hint,
+        submission=submission,
     )
     try:
         verdict = module.score(ctx)
     except Exception as exc:  # noqa: BLE001 - malformed observation data must not crash a batch
         log.debug("scoring %s failed", check.id, exc_info=True)
         return _result(check, "error", 0.0, "What your code returned for this check could not be interpreted "
-                                            f"({type(exc).__name__}: {exc}).", duration=record.duration_s)
+                                            f"({type(exc).__name__}: {exc}).", duration=duration)
+    if verdict.manual:  # a person grades it: no points until a TA's grade is merged in (grader/manual.py)
+        return _result(check, "manual", 0.0, verdict.message, verdict.details, duration)
     status = "pass" if verdict.passed else ("error" if verdict.errored else "fail")
-    return _result(check, status, max(0.0, min(1.0, verdict.fraction)), verdict.message, verdict.details, record.duration_s,
+    return _result(check, status, max(0.0, min(1.0, verdict.fraction)), verdict.message, verdict.details, duration,
                    figures=verdict.figures)

@@ -24,6 +24,15 @@ KINDS: dict[str, str] = {
     "numeric_answers": "grader.checks.numeric_answers",
     "reconstruction": "grader.checks.reconstruction",
     "transfer": "grader.checks.transfer",
+    "modes": "grader.checks.modes",
+    "transforms": "grader.checks.transforms",
+    "optimizer": "grader.checks.optimizer",
+    "student_training": "grader.checks.student_training",
+    "overfitting": "grader.checks.overfitting",
+    "inception_branches": "grader.checks.inception_branches",
+    "subset": "grader.checks.subset",
+    "metrics_function": "grader.checks.metrics_function",
+    "manual": "grader.checks.manual",
 }
 
 

@@ -28,7 +28,9 @@ Budget = Budget
 Thresholds = NoThresholds
 
 Predicate = Literal["output_shape", "pointwise_channel_reduction", "gradient_reaches_all_parameters",
-                    "learnable_layers_only", "linear_chain", "undercomplete"]
+                    "learnable_layers_only", "linear_chain", "undercomplete",
+                    # grader/checks/structure.py:
+                    "bottleneck_stages", "resnet50_parameter_count", "first_conv_gradient", "layer_types", "uses_class"]
 
 
 class Params(Strict):
@@ -40,9 +42,14 @@ class Params(Strict):
     pointwise_classes: list[str] = Field(default_factory=list, description="interface classes that count as 1x1 convs")
     allowed_layers: list[str] = Field(default_factory=list, description="for learnable_layers_only: module type names")
     expected_widths: list[int | str] = Field(default_factory=list, description="for linear_chain, e.g. [784, '$code_dim', 784]")
+    expected_stages: list[int] = Field(default_factory=list, description="for bottleneck_stages, e.g. [3, 4, 6, 3]")
+    min_relative_grad: float = Field(1e-3, gt=0, description="first_conv_gradient: vs the median parameter's gradient norm")
+    required_layers: list[list[str]] = Field(default_factory=list, description="layer_types: one of each group must run")
+    forbidden_layers: list[str] = Field(default_factory=list, description="layer_types: none of these may run")
+    classes: list[str] = Field(default_factory=list, description="uses_class: interface classes, one must run")
 
     def targets(self) -> list[str]:
-        return [self.target, *self.pointwise_classes]
+        return [self.target, *self.pointwise_classes, *self.classes]
 
 
 def probe(ctx: ProbeContext) -> Observation:
@@ -55,15 +62,21 @@ def probe(ctx: ProbeContext) -> Observation:
     torch.manual_seed(seed)
     model = ctx.lookup(ctx.params.target)(**ctx.params.init).to(ctx.device)
     classes = tuple(c for c in (ctx.namespace.get(n) for n in ctx.params.pointwise_classes) if isinstance(c, type))
+    named = [(n, c) for n, c in ((n, ctx.namespace.get(n)) for n in ctx.params.classes) if isinstance(c, type)]
     modules: list[dict[str, Any]] = []
     hooks = []
     calls = [0]  # forward hooks fire as each module finishes: for leaf layers, the order they ran in
     for path, module in model.named_modules():
         entry = {"path": path or "(model)", "type": type(module).__name__, "pointwise_class": isinstance(module, classes),
-                 "learnable": any(True for _ in module.parameters(recurse=False))}
+                 "learnable": any(True for _ in module.parameters(recurse=False)),
+                 "params": sum(p.numel() for p in module.parameters(recurse=False) if p.requires_grad),
+                 "interface_class": next((n for n, c in named if isinstance(module, c)), None)}
         if isinstance(module, torch.nn.Conv2d):
             entry.update(kernel_size=list(module.kernel_size), in_channels=module.in_channels,
-                         out_channels=module.out_channels, stride=list(module.stride), groups=module.groups)
+                         out_channels=module.out_channels, stride=list(module.stride), groups=module.groups,
+                         padding=str(module.padding), dilation=list(module.dilation))
+        if isinstance(getattr(module, "p", None), float):  # dropout layers
+            entry.update(p=float(module.p))
         if isinstance(module, torch.nn.Linear):
             entry.update(in_features=module.in_features, out_features=module.out_features)
         modules.append(entry)
@@ -101,9 +114,16 @@ def _shape_recorder(entry: dict[str, Any], calls: list[int]) -> Any:
 
 
 def score(ctx: ScoreContext) -> Verdict:
+    from grader.checks import structure
+
     return {"output_shape": _output_shape, "pointwise_channel_reduction": _pointwise_reduction,
             "gradient_reaches_all_parameters": _gradient_flow, "learnable_layers_only": _learnable_layers_only,
-            "linear_chain": _linear_chain, "undercomplete": _undercomplete}[ctx.params.predicate](ctx)
+            "linear_chain": _linear_chain, "undercomplete": _undercomplete, **structure.PREDICATES}[ctx.params.predicate](ctx)
+
+
+def ran_modules(ctx: ScoreContext) -> list[dict[str, Any]]:
+    """The modules that ran in the forward pass, in the order they finished."""
+    return _ran(ctx)
 
 
 def _ran(ctx: ScoreContext) -> list[dict[str, Any]]:

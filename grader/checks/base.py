@@ -75,6 +75,7 @@ class Verdict:
     message: str
     details: dict[str, Any] = field(default_factory=dict)
     errored: bool = False  # nothing could be judged: every call raised (reported as status "error")
+    manual: bool = False  # a person grades it (status "manual", 0 points until a TA's grade is merged in)
     figures: list[dict[str, Any]] = field(default_factory=list)  # see grader/figures.py
 
     @property
@@ -130,6 +131,9 @@ class ScoreContext:
     reference: Observation
     truth: dict[str, dict[str, np.ndarray]]
     hint: str = ""
+    # The student's notebook or module, for kinds judged from the file itself without running it (``manual``);
+    # None for the reference's self-check during calibration. Read it as untrusted text, never execute it.
+    submission: Path | None = None
 
 
 class StepFailed(Exception):

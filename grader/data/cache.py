@@ -37,7 +37,9 @@ class PreparedDataset:
     # What only the trusted side holds, in the grader's own memory (never re-read from files a run could touch):
     # eval_y (labels of eval_x, never written where a run can read), eval_x (the evaluation images, for
     # scoring reconstructions), train_x and train_rows (the training images and the train split's rows, in
-    # the order runs see them, for baselines the grader fits itself).
+    # the order runs see them, for baselines the grader fits itself), train_y and val_rows (the labels of
+    # train_x and the validation split's rows, to score predictions on training images the grader chose),
+    # classes (the class names, for confusion matrices).
     truth: dict[str, np.ndarray]
     fingerprint: str  # the copy, the options and the split: part of the calibration key
     description: str
@@ -103,7 +105,8 @@ def write_cache(name: str, decoded: Decoded, options: DatasetOptions, splits: Sp
     info = {**describe(decoded), "fingerprint": fingerprint, "description": description, "options": options.model_dump(),
             "split": {"seed": options.split_seed, "val_fraction": options.val_fraction, "sizes": sizes,
                       "indices_sha256": splits.sha256()}}
-    truth = {"eval_y": eval_y, "eval_x": decoded.test_x[splits.eval], "train_x": train_x,
-             "train_rows": np.searchsorted(kept, splits.train)}
+    truth = {"eval_y": eval_y, "eval_x": decoded.test_x[splits.eval], "train_x": train_x, "train_y": labels,
+             "train_rows": np.searchsorted(kept, splits.train), "val_rows": np.searchsorted(kept, splits.val),
+             "classes": np.array(class_names)}
     return PreparedDataset(name=name, folder=folder, truth=truth, fingerprint=fingerprint,
                            description=description, splits=splits, info=info)

@@ -50,17 +50,24 @@ class CachedDataset:
         return x
 
     def loader(self, split: Split, *, batch_size: int, shuffle: bool = False, seed: int = 0, limit: int = 0,
-               normalize: bool = False) -> DataLoader:
-        """A real ``torch.utils.data.DataLoader`` yielding ``(images, labels)`` batches, converted per batch."""
-        dataset = TensorSplit(self, self.positions(split, limit), normalize)
+               normalize: bool = False, augment: bool = False, rows: np.ndarray | None = None) -> DataLoader:
+        """A real ``torch.utils.data.DataLoader`` yielding ``(images, labels)`` batches, converted per batch.
+
+        ``augment`` adds the standard CIFAR augmentation (random 32x32 crop of the image padded by 4, random
+        horizontal flip), drawn from a generator seeded by ``seed``; ``rows`` overrides the split's rows.
+        """
+        chosen = self.positions(split, limit) if rows is None else np.asarray(rows, dtype=np.int64)
+        dataset = TensorSplit(self, chosen, normalize, augment_seed=seed if augment else None)
         generator = torch.Generator().manual_seed(seed) if shuffle else None
         return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, generator=generator,
-                                           collate_fn=_already_collated)
+                                           collate_fn=already_collated)
 
     def vision_dataset(self, split: Split, transform: Callable[..., Any] | None = None,
-                       target_transform: Callable[..., Any] | None = None, limit: int = 0) -> "VisionSplit":
-        """A torchvision-style dataset (PIL image through ``transform``, int label), for per-image transforms."""
-        return VisionSplit(self, self.positions(split, limit), transform, target_transform)
+                       target_transform: Callable[..., Any] | None = None, limit: int = 0,
+                       rows: np.ndarray | None = None) -> "VisionSplit":
+        """A torchvision-style dataset (PIL image through ``transform``, int label); ``rows`` overrides the split's."""
+        chosen = self.positions(split, limit) if rows is None else np.asarray(rows, dtype=np.int64)
+        return VisionSplit(self, chosen, transform, target_transform)
 
     def eval_batches(self, batch_size: int = 256, limit: int = 0, normalize: bool = False) -> Iterator[torch.Tensor]:
         """The hidden evaluation inputs as float tensors, in evaluation order; there are no labels here."""
@@ -69,15 +76,16 @@ class CachedDataset:
             yield self.to_tensor(self.eval_x[start: min(start + batch_size, end)], normalize)
 
 
-def _already_collated(batch: Any) -> Any:
+def already_collated(batch: Any) -> Any:
     return batch
 
 
 class TensorSplit(Dataset):
     """Map-style dataset whose ``__getitems__`` converts a whole batch in one vectorised step."""
 
-    def __init__(self, data: CachedDataset, rows: np.ndarray, normalize: bool) -> None:
+    def __init__(self, data: CachedDataset, rows: np.ndarray, normalize: bool, augment_seed: int | None = None) -> None:
         self.data, self.rows, self.normalize = data, rows, normalize
+        self.augment = None if augment_seed is None else np.random.default_rng(augment_seed)
         self.targets = data.train_y[rows]
         self.classes = data.classes
 
@@ -94,7 +102,22 @@ class TensorSplit(Dataset):
         images = np.empty((len(rows), *self.data.train_x.shape[1:]), dtype=np.uint8)
         images[order] = self.data.train_x[rows[order]]
         x = self.data.to_tensor(images, self.normalize)
+        if self.augment is not None:
+            x = random_crop_flip(x, self.augment)
         return x, torch.from_numpy(self.data.train_y[rows].astype(np.int64))
+
+
+def random_crop_flip(x: torch.Tensor, rng: np.random.Generator, pad: int = 4) -> torch.Tensor:
+    """Each image of a batch (N, C, H, W) cropped at random from its zero-padded copy and flipped with p=0.5."""
+    n, _, h, w = x.shape
+    padded = torch.nn.functional.pad(x, (pad, pad, pad, pad))
+    out = torch.empty_like(x)
+    tops, lefts = rng.integers(0, 2 * pad + 1, size=n), rng.integers(0, 2 * pad + 1, size=n)
+    flips = rng.random(n) < 0.5
+    for i in range(n):
+        crop = padded[i, :, tops[i]: tops[i] + h, lefts[i]: lefts[i] + w]
+        out[i] = crop.flip(-1) if flips[i] else crop
+    return out
 
 
 class VisionSplit(Dataset):
