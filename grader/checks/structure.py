@@ -128,7 +128,7 @@ def _resnet50_parameter_count(ctx: ScoreContext) -> Verdict:
     details = {"parameters": counted, "expected": expected, "stem": stem}
     head_ok = int(head.get("in_features", -1)) == RESNET50_FEATURES
     if counted == expected and head_ok:
-        return Verdict(1.0, f"{counted:,} trainable parameters: ResNet-50's body, a {stem} ({stem_params:,} parameters) "
+        return Verdict(1.0, f"{counted:,} trainable parameters: ResNet-50's body, the {stem} ({stem_params:,} parameters) "
                             f"and a {head['in_features']} -> {head['out_features']} classifier.", details)
     problems = [] if head_ok else [f"the final linear layer takes {head.get('in_features')} features; ResNet-50 gives 2048"]
     summary = (f"{counted:,} trainable parameters; ResNet-50 with this stem ({stem}, {stem_params:,} parameters) and "
