@@ -2,7 +2,7 @@
 
 GoogLeNet's Inception module (four parallel branches concatenated on channels) in a small CIFAR-10 network:
 a 3x3 stem, two Inception modules at 16x16, two at 8x8, global average pooling and a linear classifier
-(about 1.0M parameters, about 51M multiply-adds per image). A submission must define ``InceptionModule``,
+(about 518k parameters, about 51M multiply-adds per image). A submission must define ``InceptionModule``,
 ``build_model``, ``conv_output_size`` and ``train``; see ``assignments/inception_cifar10/spec.yaml``.
 
 Stride and spatial size: a convolution maps a size n to floor((n + 2p - d(k - 1) - 1) / s) + 1, so stride s

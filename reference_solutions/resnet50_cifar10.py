@@ -44,8 +44,8 @@ def split_dataset(dataset, val_fraction: float = 0.1, seed: int = 0) -> tuple[Su
 
 def compute_metrics(y_true, y_pred, num_classes: int = 10) -> dict:
     """Accuracy, macro precision / recall / F1 (0 where a denominator is 0) and the confusion matrix (rows = true)."""
-    y_true = np.asarray(y_true, dtype=np.int64).ravel()
-    y_pred = np.asarray(y_pred, dtype=np.int64).ravel()
+    y_true = torch.as_tensor(y_true).cpu().numpy().astype(np.int64).ravel()  # lists, arrays, tensors on any device
+    y_pred = torch.as_tensor(y_pred).cpu().numpy().astype(np.int64).ravel()
     cm = np.bincount(y_true * num_classes + y_pred, minlength=num_classes**2).reshape(num_classes, num_classes)
     tp = np.diag(cm).astype(float)
     predicted, actual = cm.sum(axis=0), cm.sum(axis=1)

@@ -42,10 +42,10 @@ def submission_paths(assignment: str) -> list[Path]:
 
 
 def grade_all(tmp_path_factory: pytest.TempPathFactory, assignment: str,
-              change: Callable[[dict[str, Any]], None]) -> dict[str, SubmissionResult]:
+              change: Callable[[dict[str, Any]], None], workers: int = 1) -> dict[str, SubmissionResult]:
     spec = spec_variant(tmp_path_factory.mktemp("assignments"), assignment, change)
     submissions = discover(submission_paths(assignment))
-    with Batch(load_spec(spec, root=REPO), "check") as batch:
+    with Batch(load_spec(spec, root=REPO), "check", workers=workers) as batch:
         results = batch.grade(submissions, tmp_path_factory.mktemp(f"reports-{assignment}"))
     return {r.student: r for r in results}
 
