@@ -2,7 +2,7 @@
 
 GoogLeNet's Inception module (four parallel branches concatenated on channels) in a small CIFAR-10 network:
 a 3x3 stem, two Inception modules at 16x16, two at 8x8, global average pooling and a linear classifier
-(about 518k parameters, about 51M multiply-adds per image). A submission must define ``InceptionModule``,
+(about 257k parameters, about 24M multiply-adds per image). A submission must define ``InceptionModule``,
 ``build_model``, ``conv_output_size`` and ``train``; see ``assignments/inception_cifar10/spec.yaml``.
 
 Stride and spatial size: a convolution maps a size n to floor((n + 2p - d(k - 1) - 1) / s) + 1, so stride s
@@ -42,13 +42,13 @@ class InceptionModule(nn.Module):
 class InceptionNet(nn.Module):
     def __init__(self, num_classes: int = 10) -> None:
         super().__init__()
-        self.stem = nn.Sequential(conv_bn(3, 48, 3), nn.MaxPool2d(2))                 # 48 x 16 x 16
-        self.stage1 = nn.Sequential(InceptionModule(48, 32, 32, 48, 8, 16, 16),        # 112
-                                    InceptionModule(112, 64, 48, 96, 12, 32, 32),      # 224
-                                    nn.MaxPool2d(2))                                   # 224 x 8 x 8
-        self.stage2 = nn.Sequential(InceptionModule(224, 96, 64, 128, 16, 48, 48),     # 320
-                                    InceptionModule(320, 128, 96, 160, 24, 64, 64))    # 416
-        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(416, num_classes))
+        self.stem = nn.Sequential(conv_bn(3, 32, 3), nn.MaxPool2d(2))                 # 32 x 16 x 16
+        self.stage1 = nn.Sequential(InceptionModule(32, 16, 24, 32, 4, 8, 8),          # 64
+                                    InceptionModule(64, 32, 32, 64, 8, 16, 16),        # 128
+                                    nn.MaxPool2d(2))                                   # 128 x 8 x 8
+        self.stage2 = nn.Sequential(InceptionModule(128, 64, 48, 96, 12, 32, 32),      # 224
+                                    InceptionModule(224, 96, 64, 128, 16, 48, 48))     # 320
+        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(320, num_classes))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.stage2(self.stage1(self.stem(x))))

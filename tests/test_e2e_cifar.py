@@ -176,3 +176,12 @@ def test_no_process_of_a_finished_run_survives(rn_results: dict[str, SubmissionR
                                                 rs_results: dict[str, SubmissionResult],
                                                 in_results: dict[str, SubmissionResult]) -> None:
     assert marked_pids() == []
+
+
+def test_holdout_run_draws_curves_and_confusion_matrix(in_results: dict[str, SubmissionResult]) -> None:
+    check = next(c for c in in_results["xia_notebook"].checks if c.id == "short_training")
+    kinds = [f["type"] for f in check.figures]
+    assert kinds == ["line_chart", "confusion_matrix"]
+    matrix = check.figures[1]["matrix"]
+    assert len(matrix) == 10 and sum(map(sum, matrix)) == 400  # rows = true class, the 400 judged test images
+    assert check.figures[1]["labels"][0] == "airplane"

@@ -156,7 +156,8 @@ def score(ctx: ScoreContext) -> Verdict:
     if met < len(bars) and ctx.hint:
         lines.append(f"Hint: {ctx.hint}")
     figs = _figures(ctx, mine) if params.part == "compare" else []  # both runs' curves, drawn once
-    return Verdict(met / len(bars), "\n".join(lines), {"measured": mine}, figures=figs)
+    flat = {f"{run}_{k}": float(v) for run, g in mine.items() for k, v in g.items()}  # calibration records floats
+    return Verdict(met / len(bars), "\n".join(lines), {"measured": mine, **flat}, figures=figs)
 
 
 def _figures(ctx: ScoreContext, mine: dict[str, Any]) -> list[dict[str, Any]]:
