@@ -51,11 +51,13 @@ class InceptionNet(nn.Module):
         self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(320, num_classes))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # channels_last: on a CPU, PyTorch's 3x3 stride-1 max-pool is several times faster in this layout
+        x = x.contiguous(memory_format=torch.channels_last)
         return self.head(self.stage2(self.stage1(self.stem(x))))
 
 
 def build_model(num_classes: int = 10) -> nn.Module:
-    return InceptionNet(num_classes)
+    return InceptionNet(num_classes).to(memory_format=torch.channels_last)
 
 
 def conv_output_size(size: int, kernel_size: int, stride: int = 1, padding: int = 0, dilation: int = 1) -> int:
