@@ -104,7 +104,7 @@ def build_regularized(num_classes=10):
 
 def make_optimizer(model, regularized):
     decay = 0.05 if regularized else 0.0   # AdamW default would be 0.01!
-    return torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=decay)
+    return torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=decay)
 
 
 @torch.no_grad()

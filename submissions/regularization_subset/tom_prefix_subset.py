@@ -1,7 +1,8 @@
 # MISTAKE (example submission): make_subset returns the FIRST round(0.2 * N) images of the dataset
 # (Subset(dataset, range(k))) instead of a random sample: `seed` is ignored, every seed gives the same
 # subset, and on a dataset ordered by class the subset holds only the first classes.
-# Expected to fail: subset_random (and subset_balance when the dataset is ordered by class).
+# Expected to fail: subset_random. (subset_balance still passes on datasets whose labels come in random order,
+# like CIFAR-10 and the grader's synthetic ones; on a dataset sorted by class it would fail too.)
 #
 # Tom -- regularization on 1/5 of CIFAR-10
 
@@ -60,8 +61,8 @@ def eval_transform():
 
 def make_optimizer(model, regularized):
     if regularized:
-        return torch.optim.SGD(model.parameters(), lr=0.03, momentum=0.9, weight_decay=5e-4)
-    return torch.optim.SGD(model.parameters(), lr=0.03, momentum=0.9)
+        return torch.optim.SGD(model.parameters(), lr=0.03, momentum=0.9, nesterov=True, weight_decay=5e-4)
+    return torch.optim.SGD(model.parameters(), lr=0.03, momentum=0.9, nesterov=True)
 
 
 def train(model, train_loader, val_loader, *, epochs, device, optimizer):

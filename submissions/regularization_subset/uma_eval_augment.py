@@ -1,8 +1,10 @@
 # MISTAKE (example submission): eval_transform() also applies RandomHorizontalFlip and RandomCrop, i.e. the
 # images used for evaluation (and, in the grader's baseline run, the baseline's training images) are
 # augmented at random. Evaluation must be deterministic: ToTensor + Normalize only.
-# Expected to fail: eval_transform_deterministic; the baseline now trains on augmented images, so it overfits
-# less and baseline_overfits / regularized_gap_smaller may fail as well.
+# Expected to fail: eval_transform_deterministic. The grader's baseline run trains on eval_transform()
+# images, so here the baseline is augmented too and hardly overfits: baseline_overfits and
+# regularized_gap_smaller fail as well (10 epochs on 1500 CIFAR images: baseline gap about 0.04
+# instead of about 0.4, regularized / baseline gap ratio about 0.86).
 #
 # Uma - CIFAR-10 subset, overfitting vs regularization
 
@@ -82,7 +84,7 @@ def eval_transform():
 
 def make_optimizer(model, regularized):
     wd = 1e-4 if regularized else 0
-    return torch.optim.Adam(model.parameters(), lr=2e-3, weight_decay=wd)
+    return torch.optim.Adam(model.parameters(), lr=3e-3, weight_decay=wd)
 
 
 def train(model, train_loader, val_loader, *, epochs, device, optimizer):

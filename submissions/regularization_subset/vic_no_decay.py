@@ -64,7 +64,7 @@ def eval_transform():
 
 def make_optimizer(model, regularized):
     # Adam works for both models
-    return torch.optim.Adam(model.parameters(), lr=0.002)
+    return torch.optim.Adam(model.parameters(), lr=0.003)
 
 
 def run_epoch(model, loader, device, optimizer=None):

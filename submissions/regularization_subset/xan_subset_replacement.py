@@ -1,7 +1,8 @@
 # MISTAKE (example submission): make_subset draws its indices WITH replacement (torch.randint), so the
 # subset holds some images twice or more and fewer than round(0.2 * N) distinct images (about 18% of the
 # dataset instead of 20%). It should take the first k entries of a permutation (torch.randperm).
-# Expected to fail: subset_unique.
+# Expected to fail: subset_unique (len(subset) is still round(0.2 * N), so subset_size passes as long as it
+# counts len(subset) rather than distinct images).
 #
 # Xan: overfitting on a small CIFAR-10 subset and fixing it with regularization
 
