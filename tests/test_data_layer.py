@@ -228,3 +228,30 @@ def test_prepare_without_a_network_explains_the_layout(tmp_path: Path) -> None:
                            "--data-root", str(tmp_path)], capture_output=True, text=True, cwd=REPO, timeout=300)
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert "could not download MNIST" in done.stderr and "MNIST/raw/ holding train-images-idx3-ubyte" in done.stderr
+
+
+def test_augmented_loader_crops_and_flips_reproducibly(prepared: dict[str, PreparedDataset]) -> None:
+    import torch
+
+    from grader.data.loaders import open_dataset, random_crop_flip
+
+    data = open_dataset(prepared["cifar"].folder.parent, "cifar")
+    plain = torch.cat([x for x, _ in data.loader("train", batch_size=50, limit=50)])
+    augmented = [torch.cat([x for x, _ in data.loader("train", batch_size=50, limit=50, seed=3, augment=True)])
+                 for _ in range(2)]
+    assert torch.equal(augmented[0], augmented[1])  # seeded: the same run sees the same crops
+    assert augmented[0].shape == plain.shape and not torch.equal(augmented[0], plain)
+    # each image is a shifted (and maybe mirrored) window of its zero-padded original
+    one = torch.arange(2 * 4 * 4, dtype=torch.float32).view(2, 1, 4, 4) + 1
+    out = random_crop_flip(one, np.random.default_rng(0), pad=1)
+    for i in range(2):
+        padded = torch.nn.functional.pad(one[i], (1, 1, 1, 1))
+        windows = [padded[:, t:t + 4, s:s + 4] for t in range(3) for s in range(3)]
+        assert any(torch.equal(out[i], w) or torch.equal(out[i], w.flip(-1)) for w in windows)
+
+
+def test_trusted_truth_holds_training_labels_rows_and_class_names(prepared: dict[str, PreparedDataset]) -> None:
+    truth = prepared["cifar"].truth
+    assert len(truth["train_y"]) == len(truth["train_x"])
+    assert set(truth["train_rows"]).isdisjoint(truth["val_rows"])
+    assert list(truth["classes"])[:2] == ["airplane", "automobile"]
