@@ -16,6 +16,7 @@ from typing import Sequence
 import grader
 from grader.errors import GraderError, UsageError
 from grader.results import SubmissionResult
+from grader.sandbox import CHOICES
 from grader.spec import LoadedSpec, load_spec
 
 EXIT_OK, EXIT_UNGRADED = 0, 1  # usage and spec errors exit 2 through GraderError.exit_code
@@ -223,7 +224,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--out", type=Path, default=Path("reports"), help="where reports go (default: reports/)")
         p.add_argument("--json", action="store_true", help="print the results document(s) on stdout, nothing else")
         p.add_argument("--device", choices=["cpu", "cuda"], help="override the profile's device")
-        p.add_argument("--sandbox", default="process", help="sandbox backend (default: process)")
+        p.add_argument("--sandbox", default="auto", choices=CHOICES,
+                       help="sandbox backend: bwrap, process (weaker), or auto (bwrap where it works; default)")
         data_root_option(p)
 
     def data_root_option(p: argparse.ArgumentParser) -> None:
@@ -244,7 +246,7 @@ def build_parser() -> argparse.ArgumentParser:
     calibrate.add_argument("--assignment", required=True)
     calibrate.add_argument("--profile", choices=["grade", "check"], default="grade")
     calibrate.add_argument("--device", choices=["cpu", "cuda"])
-    calibrate.add_argument("--sandbox", default="process")
+    calibrate.add_argument("--sandbox", default="auto", choices=CHOICES)
     calibrate.add_argument("--json", action="store_true")
     calibrate.add_argument("--seeds", type=int, nargs="+", help="run the reference under each of these seeds and "
                            "report the mean and spread of its figures")

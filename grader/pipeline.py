@@ -40,7 +40,7 @@ class Batch:
     loaded: LoadedSpec
     profile: str
     device: str | None = None
-    sandbox_name: str = "process"
+    sandbox_name: str = "auto"
     workers: int = 1
     data_root: Path | None = None
     seed: int | None = None  # overrides the profile's seed (calibration over several seeds)
@@ -57,7 +57,7 @@ class Batch:
             self.plan = dataclasses.replace(self.plan, seed=self.seed)
         if self.workers > 1:  # share the cores between concurrent runs instead of oversubscribing them
             self.plan = dataclasses.replace(self.plan, cpus=max(1, self.plan.cpus // self.workers))
-        self.sandbox = get_sandbox(self.sandbox_name)
+        self.sandbox = get_sandbox(self.sandbox_name, self.plan.device)
         self.workspace = Workspace()
         try:  # decoded once per batch; every run maps the same read-only files
             self.datasets = data.prepare_all(self.loaded.spec.datasets, self.workspace.data_dir,

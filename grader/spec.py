@@ -46,10 +46,12 @@ class Limits(Strict):
     startup_s: float = Field(60, gt=0, description="starting the interpreter or Jupyter kernel")
     cell_s: float = Field(120, gt=0, description="one notebook cell, or importing a module")
     submission_s: float = Field(900, gt=0, description="the whole run of one submission")
-    memory_mb: int = Field(8192, ge=1024, description="address-space backstop for the run")
-    max_processes: int = Field(4096, ge=16)
+    memory_mb: int = Field(8192, ge=1024, description="memory of the whole run (a cgroup; else an address-space limit)")
+    max_processes: int = Field(4096, ge=16, description="processes and threads of the whole run")
     file_size_mb: int = Field(512, ge=1, description="largest file the run may write")
+    disk_mb: int = Field(2048, ge=16, description="everything the run may write into its folders, /tmp included")
     output_kb: int = Field(256, ge=4, description="captured stdout/stderr kept (head and tail)")
+    gpu_memory_fraction: float = Field(0.9, gt=0, le=1, description="share of its one GPU's memory a CUDA run may use")
 
 
 class Profile(Strict):

@@ -1,6 +1,7 @@
 """The private, temporary file layout of one batch and of each run inside it.
 
-    <batch>/lib/grader     -> the grader package (the only thing put on the sandbox's PYTHONPATH)
+    <batch>/lib/grader     a copy of the grader package (the only thing put on the sandbox's PYTHONPATH;
+                           a copy, so that a sandbox sees no path into the grader's checkout)
     <batch>/data/          prepared datasets: inputs and training labels only, read-only
     <batch>/runs/<id>/     job.json, work/ (a copy of the submission), out/ (observations), tmp/
 """
@@ -21,7 +22,9 @@ class Workspace:
     def __init__(self, root: Path | None = None) -> None:
         self.root = Path(tempfile.mkdtemp(prefix="dlgrader-", dir=root))
         (self.root / "lib").mkdir()
-        (self.root / "lib" / "grader").symlink_to(Path(grader.__file__).resolve().parent)
+        self.root.chmod(0o711)  # a run's unprivileged uid may pass through to its own folders, never list them
+        shutil.copytree(Path(grader.__file__).resolve().parent, self.root / "lib" / "grader",
+                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
         self.data_dir = self.root / "data"
         self.data_dir.mkdir()
         self.runs = self.root / "runs"

@@ -46,7 +46,7 @@ class Job:
             "seed": plan.seed,
             "device": plan.device,
             "cpus": plan.cpus,
-            "limits": {k: plan.limits[k] for k in ("cell_s", "startup_s")},
+            "limits": {k: plan.limits[k] for k in ("cell_s", "startup_s", "gpu_memory_fraction")},
             "interface": plan.interface,
             "checks": [{"id": c.id, "kind": c.kind, "params": c.params, "budget": c.budget} for c in plan.checks],
         }
@@ -62,7 +62,8 @@ class Outcome:
     exit_code: int | None
     signal: int | None
     duration_s: float
-    limit_hit: str | None = None  # "submission" when the watchdog stopped the run
+    limit_hit: str | None = None  # the limit that ended the run: "submission", "disk", "memory", "processes"
+    limits_hit: list[str] = field(default_factory=list)  # every limit reached, "file_size" and "output" included
     stdout: str = ""
     stderr: str = ""
     output_truncated: bool = False

@@ -1,32 +1,35 @@
-"""The ``process`` backend: a fresh interpreter per submission, limited and, where possible, namespaced.
+"""The ``process`` backend ("isolation: process, weaker"): a fresh interpreter per submission, limited and,
+where possible, namespaced. It sees the host's files with the grader's own rights; ``bwrap`` does not.
 
 Layers, outermost first:
+- a control group per run where the host allows (grader/sandbox/cgroups.py): memory, processes and
+  threads, CPU quota, and a kill that reaches every process of the run;
 - ``unshare --net --pid --fork --kill-child --mount-proc`` (as root, or with ``--user --map-root-user``
   where unprivileged user namespaces work): no network, and killing the runner kills every process it
   started, daemons included. Without namespaces the run still happens, with a recorded warning, and
-  stragglers are found by an environment marker.
-- ``prlimit``: address space (a loose backstop: the CUDA build of torch needs ~3.5 GB just to import),
-  process count, file size, no core dumps.
-- A scrubbed environment, a private working and temporary directory, ``OMP_NUM_THREADS`` set.
-- A wall-clock watchdog that SIGKILLs the whole process group at the per-submission limit, and a
-  parent-death signal so that a grader that is itself killed takes its runs with it.
+  stragglers are found by an environment marker;
+- ``prlimit``: file size, no core dumps, and an address-space backstop (loose: the CUDA build of torch
+  needs ~3.5 GB just to import; it is the memory limit itself only where there is no control group);
+- a scrubbed environment, a private working and temporary directory, ``OMP_NUM_THREADS`` set;
+- the watchdog of grader/sandbox/supervise.py (wall clock, disk, output) and a parent-death signal so
+  that a grader that is itself killed takes its runs with it.
 """
 
 from __future__ import annotations
 
 import functools
 import os
-import secrets
 import shutil
-import signal
 import subprocess
 import sys
-import threading
-import time
-from collections import deque
 from pathlib import Path
+from typing import Any
 
+from grader.sandbox import cgroups
 from grader.sandbox.job import Job, Outcome
+from grader.sandbox.supervise import BoundedCapture, Launch, marked_pids, new_marker, supervise
+
+__all__ = ["BoundedCapture", "ProcessSandbox", "marked_pids", "resource_limits", "scrubbed_env"]
 
 NAMESPACE_FLAGS = ["--net", "--pid", "--fork", "--kill-child=SIGKILL", "--mount-proc"]
 
@@ -43,38 +46,6 @@ def namespace_prefix() -> tuple[tuple[str, ...], str]:
         if probe.returncode == 0:
             return tuple(cmd), "network and PID namespaces" + (" (user namespace)" if extra else "")
     return (), "no namespaces available: network NOT isolated, process tree tracked by marker"
-
-
-class BoundedCapture:
-    """Reads a pipe to its end, keeping only the first and last ``limit/2`` bytes."""
-
-    def __init__(self, stream: object, limit: int) -> None:
-        self.head = bytearray()
-        self.tail: deque[bytes] = deque()
-        self.tail_size = 0
-        self.total = 0
-        self.half = limit // 2
-        self.thread = threading.Thread(target=self._pump, args=(stream,), daemon=True)
-        self.thread.start()
-
-    def _pump(self, stream: object) -> None:
-        while chunk := stream.read1(65536):  # type: ignore[attr-defined]
-            self.total += len(chunk)
-            room = self.half - len(self.head)
-            if room > 0:
-                self.head += chunk[:room]
-                chunk = chunk[room:]
-            if chunk:
-                self.tail.append(chunk)
-                self.tail_size += len(chunk)
-                while self.tail_size - len(self.tail[0]) >= self.half:
-                    self.tail_size -= len(self.tail.popleft())
-
-    def text(self) -> tuple[str, bool]:
-        tail = b"".join(self.tail)[-self.half :] if self.tail else b""
-        truncated = self.total > len(self.head) + len(tail)
-        middle = f"\n... [{self.total - len(self.head) - len(tail)} bytes of output omitted] ...\n".encode() if truncated else b""
-        return (bytes(self.head) + middle + tail).decode("utf-8", "replace"), truncated
 
 
 def scrubbed_env(job: Job, marker: str) -> dict[str, str]:
@@ -101,7 +72,7 @@ def scrubbed_env(job: Job, marker: str) -> dict[str, str]:
         "OMP_NUM_THREADS": threads,
         "MKL_NUM_THREADS": threads,
         "OPENBLAS_NUM_THREADS": threads,
-        "CUDA_VISIBLE_DEVICES": os.environ.get("CUDA_VISIBLE_DEVICES", "0") if plan.device == "cuda" else "",
+        "CUDA_VISIBLE_DEVICES": os.environ.get("CUDA_VISIBLE_DEVICES", "0").split(",")[0] if plan.device == "cuda" else "",
         "DATA_ROOT": str(job.data_dir),
         "DEVICE": plan.device,
         "SEED": str(plan.seed),
@@ -125,96 +96,62 @@ def _set_rlimits(rlimits: list[str]) -> None:
                 pass
 
 
-def marked_pids(marker: str | None = None) -> list[int]:
-    """Processes whose environment carries this run's marker (any run's, when ``marker`` is None)."""
-    needle = f"DLGRADER_RUN={marker}".encode() if marker else b"DLGRADER_RUN="
-    found: list[int] = []
-    if not Path("/proc").is_dir():
-        return found
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            variables = (entry / "environ").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if any(v == needle if marker else v.startswith(needle) for v in variables):
-            found.append(int(entry.name))
-    return found
+def resource_limits(job: Job, group: cgroups.RunGroup | None, warnings: list[str]) -> list[str]:
+    """prlimit options for a run: the control group, when there is one, carries memory and processes."""
+    limits = job.plan.limits
+    memory = int(limits["memory_mb"]) * 2**20
+    rlimits = [f"--fsize={int(limits['file_size_mb']) * 2**20}", "--core=0"]
+    if group is None:
+        rlimits.append(f"--nproc={limits['max_processes']}")
+        warnings.append("no control group: memory is an address-space limit and processes are counted per user")
+    if job.plan.device != "cpu":  # CUDA initialisation breaks under RLIMIT_AS
+        warnings.append("no address-space limit on a CUDA run (CUDA cannot initialise under one)")
+    else:  # with a group, only a loose backstop well above the real limit (threads reserve address space)
+        rlimits.append(f"--as={memory if group is None else max(4 * memory, 16 * 2**30)}")
+    return rlimits
 
 
-def kill_marked(marker: str) -> int:
-    """SIGKILL every process of run ``marker`` still alive (escaped daemons); return how many."""
-    killed = 0
-    for pid in marked_pids(marker):
-        try:
-            os.kill(pid, signal.SIGKILL)
-            killed += 1
-        except (ProcessLookupError, PermissionError):
-            continue
-    return killed
+def launch_prefix(rlimits: list[str], warnings: list[str]) -> tuple[list[str], Any]:
+    """``prlimit`` (or the same limits applied before exec) and a parent-death signal."""
+    prefix: list[str] = []
+    preexec = None
+    if shutil.which("setpriv"):  # if the grader dies, the kernel SIGKILLs the run (unshare then the rest)
+        prefix = ["setpriv", "--pdeathsig", "SIGKILL"]
+    else:
+        warnings.append("setpriv unavailable: runs may outlive a grader that is killed")
+    if shutil.which("prlimit"):
+        prefix = ["prlimit", *rlimits, "--", *prefix]
+    else:  # e.g. macOS: the same limits through the resource module, in the child before exec
+        preexec = functools.partial(_set_rlimits, rlimits)
+    return prefix, preexec
+
+
+def run_group(job: Job, marker: str) -> tuple[cgroups.RunGroup | None, str]:
+    limits = job.plan.limits
+    return cgroups.create(f"{job.run_id}-{marker}", int(limits["memory_mb"]), int(limits["max_processes"]), job.plan.cpus)
 
 
 class ProcessSandbox:
     """``run(job) -> Outcome``, one fresh process tree per submission."""
 
     name = "process"
+    label = "process, weaker"
+
+    def __init__(self, fallback_reason: str = "") -> None:
+        self.fallback_reason = fallback_reason  # why ``auto`` could not use bwrap, shown in every result
 
     def run(self, job: Job) -> Outcome:
-        limits = job.plan.limits
         prefix, ns_note = namespace_prefix()
         warnings = [] if prefix else ["network and PID namespaces unavailable: the run was not cut off from the network"]
-        rlimits = [f"--nproc={limits['max_processes']}", f"--fsize={limits['file_size_mb'] * 2**20}", "--core=0"]
-        if job.plan.device == "cpu":  # CUDA initialisation breaks under RLIMIT_AS
-            rlimits.append(f"--as={limits['memory_mb'] * 2**20}")
-        else:
-            warnings.append("no address-space limit on a CUDA run (CUDA cannot initialise under one)")
-        marker = secrets.token_hex(8)
-        cmd = [*prefix, sys.executable, "-m", "grader.runner", str(job.job_file)]
-        preexec = None
-        if shutil.which("prlimit"):
-            cmd = ["prlimit", *rlimits, "--", *cmd]
-        else:  # e.g. macOS: the same limits through the resource module, in the child before exec
-            preexec = functools.partial(_set_rlimits, rlimits)
-        if shutil.which("setpriv"):  # if the grader dies, the kernel SIGKILLs the run (unshare then the rest)
-            cmd = ["setpriv", "--pdeathsig", "SIGKILL", *cmd]
-        else:
-            warnings.append("setpriv unavailable: runs may outlive a grader that is killed")
-        start = time.monotonic()
-        proc = subprocess.Popen(
-            cmd, cwd=job.work_dir, env=scrubbed_env(job, marker), stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True, preexec_fn=preexec,
-        )
-        out = BoundedCapture(proc.stdout, limits["output_kb"] * 1024)
-        err = BoundedCapture(proc.stderr, limits["output_kb"] * 1024)
-        limit_hit = None
-        try:
-            proc.wait(timeout=limits["submission_s"])
-        except subprocess.TimeoutExpired:
-            limit_hit = "submission"
-        finally:
-            self._kill_tree(proc, marker)
-        duration = time.monotonic() - start
-        for capture in (out, err):
-            capture.thread.join(timeout=5)
-        stdout, cut_out = out.text()
-        stderr, cut_err = err.text()
-        code = proc.returncode
-        return Outcome(
-            exit_code=code if code is not None and code >= 0 else None,
-            signal=-code if code is not None and code < 0 else None,
-            duration_s=round(duration, 3), limit_hit=limit_hit, stdout=stdout, stderr=stderr,
-            output_truncated=cut_out or cut_err,
-            isolation={"backend": self.name, "label": "process, weaker", "namespaces": ns_note,
-                       "limits": rlimits, "threads": job.plan.cpus, "warnings": warnings},
-        )
-
-    @staticmethod
-    def _kill_tree(proc: subprocess.Popen[bytes], marker: str) -> None:
-        """Kill the process group (unshare's --kill-child then empties the PID namespace), then stragglers."""
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        proc.wait()
-        kill_marked(marker)
+        if self.fallback_reason:
+            warnings.insert(0, f"bwrap unavailable, so the weaker process backend was used: {self.fallback_reason}")
+        marker = new_marker()
+        group, group_note = run_group(job, marker)
+        rlimits = resource_limits(job, group, warnings)
+        launch_cmd, preexec = launch_prefix(rlimits, warnings)
+        cmd = [*launch_cmd, *prefix, sys.executable, "-m", "grader.runner", str(job.job_file)]
+        isolation = {"backend": self.name, "label": self.label, "namespaces": ns_note, "cgroup": group_note,
+                     "limits": rlimits + ([f"{k}={v}" for k, v in group.limits.items()] if group else []),
+                     "threads": job.plan.cpus, "warnings": warnings}
+        return supervise(job, Launch(cmd=cmd, env=scrubbed_env(job, marker), marker=marker, isolation=isolation,
+                                     group=group, preexec=preexec))
