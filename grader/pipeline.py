@@ -130,8 +130,8 @@ class Batch:
         if artifacts.load is not None and artifacts.load.duration_s is not None:
             result.timings["load_s"] = artifacts.load.duration_s
         result.environment = {"reported_by_run": artifacts.environment}
-        result.isolation = {**outcome.isolation, "limits_profile": self.plan.limits,
-                            "output_truncated": outcome.output_truncated}
+        result.isolation = {**outcome.isolation, "limits_profile": self.plan.limits, "limit_hit": outcome.limit_hit,
+                            "limits_hit": outcome.limits_hit, "output_truncated": outcome.output_truncated}
         result.logs = {"stdout": outcome.stdout, "stderr": outcome.stderr}
         self._write(result, out_dir)
         return result

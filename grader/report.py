@@ -119,6 +119,7 @@ def render_index(results: list[SubmissionResult], generated: str | None = None) 
         ungraded=sum(r.status == "ungraded" for r in results), check_rows=check_rows(results),
         pending=sum(pending_count(r) for r in results), has_manual=any(_has_manual(r.checks) for r in results),
         generated=generated or datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        isolation=", ".join(sorted({r.isolation["label"] for r in results if r.isolation.get("label")})),
     )
 
 

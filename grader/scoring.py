@@ -23,14 +23,32 @@ from grader.sandbox.job import Outcome
 log = logging.getLogger(__name__)
 
 
+def limit_message(plan: Plan, name: str) -> str:
+    """One sentence a student understands for each limit, naming it."""
+    limits = plan.limits
+    return {
+        "submission": f"The run was stopped after {limits['submission_s']:g} s: the per-submission time limit. "
+                      "Look for a loop that never ends or training that runs at import time / outside skip-grading cells.",
+        "memory": f"The run was stopped for using more than {limits['memory_mb']} MB of memory: the memory limit. "
+                  "Look for arrays or tensors that keep growing, or much larger batches than the task needs.",
+        "processes": f"The run tried to have more than {limits['max_processes']} processes and threads at once: "
+                     "the process limit. New processes or threads were refused.",
+        "disk": f"The run was stopped for writing more than {limits['disk_mb']} MB (or too many files) into its "
+                "folders: the disk limit.",
+        "file_size": f"A file larger than {limits['file_size_mb']} MB was refused: the file-size limit.",
+        "output": f"The run printed more than {limits['output_kb']} KB; only the beginning and the end of the output "
+                  "were kept: the output limit.",
+    }.get(name, f"The run hit the {name} limit.")
+
+
 def run_problems(plan: Plan, artifacts: RunArtifacts, outcome: Outcome) -> list[str]:
     """What went wrong with the run as a whole, in a student's terms, most important first."""
     problems: list[str] = []
-    if outcome.limit_hit == "submission":
-        problems.append(f"The run was stopped after {plan.limits['submission_s']:g} s: the per-submission time limit. "
-                        "Look for a loop that never ends or training that runs at import time / outside skip-grading cells.")
+    if outcome.limit_hit:
+        problems.append(limit_message(plan, outcome.limit_hit))
     elif not artifacts.finished:
         problems.append("The run ended before the grader finished: " + describe_exit(outcome))
+    problems += [limit_message(plan, name) for name in outcome.limits_hit if name != outcome.limit_hit]
     load = artifacts.load
     if load is not None and load.status != "ok" and load.message:
         problems.append(load.message)
@@ -84,10 +102,14 @@ def _score_one(plan: Plan, check: PlannedCheck, artifacts: RunArtifacts, outcome
     if artifact is None or artifact.record is None:
         if artifact is not None and artifact.problem:
             return _result(check, "error", 0.0, f"What your run produced for this check could not be accepted: {artifact.problem}")
-        if outcome.limit_hit == "submission":
+        if outcome.limit_hit:
             where = "while this check was running" if check.id in artifacts.started else "before this check was reached"
-            return _result(check, "timeout", 0.0, f"Stopped by the per-submission time limit "
-                                                  f"({plan.limits['submission_s']:g} s) {where}.")
+            what = {"submission": f"the per-submission time limit ({plan.limits['submission_s']:g} s)",
+                    "memory": f"the memory limit ({plan.limits['memory_mb']} MB)",
+                    "processes": f"the process limit ({plan.limits['max_processes']})",
+                    "disk": f"the disk limit ({plan.limits['disk_mb']} MB)"}.get(outcome.limit_hit, outcome.limit_hit)
+            status = "timeout" if outcome.limit_hit == "submission" else "error"
+            return _result(check, status, 0.0, f"Stopped by {what} {where}.")
         return _result(check, "error", 0.0, "This check never ran: " + describe_exit(outcome))
     record, observation = artifact.record, artifact.observation
     if record.status == "timeout":

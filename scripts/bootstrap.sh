@@ -19,3 +19,4 @@ if ! .venv/bin/python -c "import torch, torchvision" 2>/dev/null; then
 fi
 pip_install -e ".[test]"
 .venv/bin/python -c "import grader, torch" || { echo "bootstrap: installation failed" >&2; exit 1; }
+bash scripts/install_bwrap.sh || echo "bootstrap: without bubblewrap, runs use the weaker process sandbox (docs/security.md)" >&2

@@ -29,7 +29,7 @@ def load_module(path: Path, cell_s: float) -> tuple[dict[str, Any], dict[str, An
         report = {"status": "error", "message": f"syntax error in {path.name}, line {exc.lineno}: {exc.msg}"
                   + (f"\n    {exc.text.rstrip()}" if exc.text else "")}
     except TimeLimitExceeded:
-        report = {"status": "timeout", "message": f"importing {path.name} took longer than the per-cell limit "
+        report = {"status": "timeout", "message": f"importing {path.name} took longer than the per-cell time limit "
                   f"({cell_s:g} s); the checks ran on whatever was defined before that point. Put long work "
                   f"under `if __name__ == \"__main__\":`."}
     except SystemExit as exc:

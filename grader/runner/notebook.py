@@ -18,6 +18,33 @@ import nbformat
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 KERNEL_NAME = "dlgrader-python"
 PROBE_SLACK_S = 60.0
+CELL_OUTPUT_BYTES = 256 * 1024  # kept per cell; past it only a count and the last TAIL_CHARS of text
+TAIL_CHARS = 1000
+
+
+def bounded_client(*args: Any, **kwargs: Any) -> Any:
+    """An nbclient NotebookClient that keeps a bounded amount of each cell's output.
+
+    nbclient keeps every output message in memory; a cell printing a gigabyte would exhaust the runner.
+    """
+    from nbclient import NotebookClient
+
+    class BoundedClient(NotebookClient):  # type: ignore[misc]
+        def output(self, outs: list[Any], msg: dict[str, Any], display_id: str | None, cell_index: int) -> Any:
+            content = msg.get("content", {})
+            text = content.get("text", "") if msg.get("msg_type") == "stream" else ""
+            size = len(text) if text else len(json.dumps(content.get("data", {}), default=str))
+            kept = self.kept_bytes.get(cell_index, 0)
+            if kept + size > CELL_OUTPUT_BYTES:
+                self.omitted[cell_index] = self.omitted.get(cell_index, 0) + size
+                self.tails[cell_index] = (self.tails.get(cell_index, "") + text)[-TAIL_CHARS:]
+                return None
+            self.kept_bytes[cell_index] = kept + size
+            return super().output(outs, msg, display_id, cell_index)
+
+    client = BoundedClient(*args, **kwargs)
+    client.kept_bytes, client.omitted, client.tails = {}, {}, {}
+    return client
 
 
 def _tags(cell: Any) -> set[str]:
@@ -35,21 +62,24 @@ def parameters_source(job: dict[str, Any]) -> str:
     return "# Parameters injected by the grader\n" + "".join(f"{k} = {v!r}\n" for k, v in values.items())
 
 
-def setup_source(job: dict[str, Any]) -> str:
+def setup_source(job: dict[str, Any], job_file: str) -> str:
     return (
         "# Grader set-up: seeds and threads\n"
-        "from grader.runner.probe_loop import seed_everything as __dlg_seed\n"
+        "from grader.runner.probe_loop import seed_everything as __dlg_seed, limit_gpu_memory as __dlg_gpu\n"
+        "from grader.runner.probe_loop import prepare_from_file as __dlg_prepare\n"
+        f"__dlg_probes = __dlg_prepare({job_file!r})  # bound before any cell of the notebook runs\n"
         f"__dlg_seed({int(job['seed'])})\n"
+        f"__dlg_gpu({job['device']!r}, {float(job['limits'].get('gpu_memory_fraction', 1.0))!r})\n"
         "import torch as __dlg_torch\n"
         f"__dlg_torch.set_num_threads({int(job['cpus'])})\n"
-        "del __dlg_seed, __dlg_torch\n"
+        "del __dlg_seed, __dlg_gpu, __dlg_prepare, __dlg_torch\n"
     )
 
 
 def prepare(nb: Any, job: dict[str, Any], job_file: str) -> tuple[Any, list[dict[str, Any]]]:
     """The notebook to execute, and a record per original cell (skipped ones marked)."""
     records: list[dict[str, Any]] = []
-    cells = [_injected(setup_source(job), "setup")]
+    cells = [_injected(setup_source(job, job_file), "setup")]
     tagged = any("parameters" in _tags(c) for c in nb.cells)
     if not tagged:
         cells.append(_injected(parameters_source(job), "parameters"))
@@ -66,7 +96,7 @@ def prepare(nb: Any, job: dict[str, Any], job_file: str) -> tuple[Any, list[dict
         cells.append(cell)
         if "parameters" in _tags(cell):
             cells.append(_injected(parameters_source(job), "parameters"))
-    probe = f"from grader.runner.probe_loop import run_checks_from_file as __dlg_run\n__dlg_run(globals(), {job_file!r})\n"
+    probe = "__dlg_probes(globals())\n"
     cells.append(_injected(probe, "probes"))
     run_nb = nbformat.v4.new_notebook(metadata=nb.metadata)
     run_nb.cells = cells
@@ -105,7 +135,6 @@ async def execute(path: Path, job: dict[str, Any], job_file: str) -> dict[str, A
     """Run the notebook; return ``{"status", "message", "cells": [...], "probes": {...}}``."""
     from jupyter_client.kernelspec import KernelSpecManager
     from jupyter_client.manager import AsyncKernelManager
-    from nbclient import NotebookClient
     from nbclient.exceptions import DeadKernelError
 
     try:
@@ -118,8 +147,9 @@ async def execute(path: Path, job: dict[str, Any], job_file: str) -> dict[str, A
     ksm = KernelSpecManager(kernel_dirs=[str(write_kernelspec(tmp))])
     km = AsyncKernelManager(kernel_name=KERNEL_NAME, kernel_spec_manager=ksm, transport="ipc", ip=str(tmp / "kernel"))
     cell_s, startup_s = float(job["limits"]["cell_s"]), float(job["limits"]["startup_s"])
-    client = NotebookClient(run_nb, km=km, timeout=cell_s, startup_timeout=int(startup_s), allow_errors=True,
-                            interrupt_on_timeout=True, kernel_name=KERNEL_NAME, record_timing=False)
+    client = bounded_client(run_nb, km=km, timeout=cell_s, startup_timeout=int(startup_s), allow_errors=True,
+                            interrupt_on_timeout=True, kernel_name=KERNEL_NAME, record_timing=False,
+                            shutdown_kernel="immediate")  # SIGKILL: no atexit of the kernel after the probes
     report: dict[str, Any] = {"status": "ok", "message": "", "cells": records, "probes": {"status": "not run"}}
     probe_s = sum(float(c["budget"]["timeout_s"]) for c in job["checks"]) + PROBE_SLACK_S
     try:
@@ -141,6 +171,10 @@ async def execute(path: Path, job: dict[str, Any], job_file: str) -> dict[str, A
                 timed_out = bool(error and error["ename"] == "KeyboardInterrupt" and elapsed >= client.timeout * 0.9)
                 status = "timeout" if timed_out else ("error" if error else "ok")
                 _note(by_number, cell, role, report, status, elapsed, error)
+                if role is None and client.omitted.get(index):
+                    record = by_number[cell.metadata["dlgrader_cell"]]
+                    record["stdout"] += (f"\n... [{client.omitted[index]} bytes of output omitted: the output limit] ...\n"
+                                         + client.tails.get(index, ""))
     except DeadKernelError:
         report.update(status="kernel_died", message="the Jupyter kernel died during start-up or shut-down")
     except Exception as exc:  # noqa: BLE001 - start-up failures (timeouts) become the report

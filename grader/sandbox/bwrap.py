@@ -91,7 +91,8 @@ def base_command(mode: str, extra: list[str] | None = None) -> list[str]:
     prefix, ids = identity_args(mode)
     return [*prefix, "bwrap", "--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent",
             "--new-session", "--hostname", "sandbox", *ids, *system_binds(), *python_binds(),
-            "--proc", "/proc", "--dev", "/dev", *(extra or [])]
+            "--proc", "/proc", "--dev", "/dev", *(extra or []),
+            "--remount-ro", "/"]  # the skeleton bwrap built the mounts in: nothing can be created beside them
 
 
 @functools.lru_cache(maxsize=4)

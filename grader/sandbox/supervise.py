@@ -66,6 +66,8 @@ def disk_usage(folders: list[Path], max_files: int = MAX_FILES) -> tuple[int, in
             with os.scandir(stack.pop()) as entries:
                 for entry in entries:
                     count += 1
+                    if count > max_files:  # enough to know the limit is hit; a huge folder is not walked
+                        break
                     try:
                         info = entry.stat(follow_symlinks=False)
                     except OSError:
