@@ -25,7 +25,9 @@ log = logging.getLogger(__name__)
 
 def limit_message(plan: Plan, name: str) -> str:
     """One sentence a student understands for each limit, naming it."""
-    limits = plan.limits
+    from grader.spec import Limits
+
+    limits = {**Limits().model_dump(), **plan.limits}
     return {
         "submission": f"The run was stopped after {limits['submission_s']:g} s: the per-submission time limit. "
                       "Look for a loop that never ends or training that runs at import time / outside skip-grading cells.",
@@ -105,9 +107,9 @@ def _score_one(plan: Plan, check: PlannedCheck, artifacts: RunArtifacts, outcome
         if outcome.limit_hit:
             where = "while this check was running" if check.id in artifacts.started else "before this check was reached"
             what = {"submission": f"the per-submission time limit ({plan.limits['submission_s']:g} s)",
-                    "memory": f"the memory limit ({plan.limits['memory_mb']} MB)",
-                    "processes": f"the process limit ({plan.limits['max_processes']})",
-                    "disk": f"the disk limit ({plan.limits['disk_mb']} MB)"}.get(outcome.limit_hit, outcome.limit_hit)
+                    "memory": f"the memory limit ({plan.limits.get('memory_mb')} MB)",
+                    "processes": f"the process limit ({plan.limits.get('max_processes')})",
+                    "disk": f"the disk limit ({plan.limits.get('disk_mb')} MB)"}.get(outcome.limit_hit, outcome.limit_hit)
             status = "timeout" if outcome.limit_hit == "submission" else "error"
             return _result(check, status, 0.0, f"Stopped by {what} {where}.")
         return _result(check, "error", 0.0, "This check never ran: " + describe_exit(outcome))

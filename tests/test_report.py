@@ -76,7 +76,7 @@ def make_result(student: str = "alice", *, statuses: dict[str, str] | None = Non
                                                         "Cell 3 hit the per-cell time limit (60 s)."],
         timings={"run": 12.5, "score": 0.125},
         environment={"reported_by_run": {"python": "3.12.1", "torch": "2.5.0", "device": "cpu"}},
-        isolation={"label": "process sandbox", "namespaces": "user+net+pid", "warnings": ["no seccomp filter"],
+        isolation={"label": "process, weaker", "namespaces": "user+net+pid", "warnings": ["no seccomp filter"],
                    "limits_profile": {"cell_s": 60, "memory_mb": 8192, "submission_s": 300}},
         reference={"fingerprint": "0123456789abcdef0123456789abcdef"},
         datasets={"cifar": {"description": "CIFAR-10: 900 training, 100 validation, 500 hidden evaluation images",

@@ -607,3 +607,19 @@ def test_score_checks_all_raised_is_status_error() -> None:
     results = {r.id: r for r in score_checks(plan, artifacts, OK_EXIT, reference, {})}
     assert results["raised"].status == "error" and results["raised"].points == 0.0
     assert results["partly"].status == "fail" and results["partly"].points == 1.0
+
+
+@pytest.mark.parametrize(("limit", "phrase", "status"), [
+    ("memory", "Stopped by the memory limit (1536 MB) before this check was reached.", "error"),
+    ("processes", "Stopped by the process limit (64) before this check was reached.", "error"),
+    ("disk", "Stopped by the disk limit (100 MB) before this check was reached.", "error"),
+])
+def test_a_limit_that_ended_the_run_is_named_in_checks_and_problems(limit: str, phrase: str, status: str) -> None:
+    plan = make_plan([planned("later")])
+    plan.limits.update(memory_mb=1536, max_processes=64, disk_mb=100)
+    outcome = Outcome(exit_code=None, signal=signal.SIGKILL, duration_s=3.0, limit_hit=limit, limits_hit=[limit, "output"])
+    result = score_checks(plan, RunArtifacts(checks={"later": CheckArtifact(None, None)}), outcome, {"later": GOOD_SHAPE}, {})[0]
+    assert (result.status, result.message) == (status, phrase)
+    problems = run_problems(plan, RunArtifacts(), outcome)
+    assert f"the {'process' if limit == 'processes' else limit} limit" in problems[0]
+    assert "the output limit" in problems[1]

@@ -69,7 +69,7 @@ def setup_source(job: dict[str, Any], job_file: str) -> str:
         "from grader.runner.probe_loop import prepare_from_file as __dlg_prepare\n"
         f"__dlg_probes = __dlg_prepare({job_file!r})  # bound before any cell of the notebook runs\n"
         f"__dlg_seed({int(job['seed'])})\n"
-        f"__dlg_gpu({job['device']!r}, {float(job['limits'].get('gpu_memory_fraction', 1.0))!r})\n"
+        f"__dlg_gpu({job['device']!r}, {float(job.get('limits', {}).get('gpu_memory_fraction', 1.0))!r})\n"
         "import torch as __dlg_torch\n"
         f"__dlg_torch.set_num_threads({int(job['cpus'])})\n"
         "del __dlg_seed, __dlg_gpu, __dlg_prepare, __dlg_torch\n"
