@@ -55,8 +55,11 @@ class Batch:
         self.plan = build_plan(self.loaded, self.profile, self.device)
         if self.seed is not None:
             self.plan = dataclasses.replace(self.plan, seed=self.seed)
-        if self.workers > 1:  # share the cores between concurrent runs instead of oversubscribing them
-            self.plan = dataclasses.replace(self.plan, cpus=max(1, self.plan.cpus // self.workers))
+        if self.workers > 1:  # share the cores (and a GPU's memory) between concurrent runs
+            limits = {**self.plan.limits}
+            if self.plan.device == "cuda":
+                limits["gpu_memory_fraction"] = round(float(limits.get("gpu_memory_fraction", 0.9)) / self.workers, 4)
+            self.plan = dataclasses.replace(self.plan, cpus=max(1, self.plan.cpus // self.workers), limits=limits)
         self.sandbox = get_sandbox(self.sandbox_name, self.plan.device)
         self.workspace = Workspace()
         try:  # decoded once per batch; every run maps the same read-only files

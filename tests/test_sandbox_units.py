@@ -148,3 +148,28 @@ def test_bwrap_refuses_writes_outside_its_folders(shared_tmp: Path) -> None:
     assert "WROTE" not in done.stdout and done.stdout.count("BLOCKED") == 3, done.stdout + done.stderr
     assert (shared_tmp / "mine").read_text() == "ok"
     assert not (Path(sys.prefix) / "pwned").exists()
+
+
+def test_cgroup_v2_layout_is_detected_and_limits_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pure-v2 server (no such hierarchy here): the same logic against a folder laid out like cgroupfs."""
+    mount = tmp_path / "cgroup"
+    (mount / "user.slice").mkdir(parents=True)
+    (mount / "cgroup.controllers").write_text("cpuset cpu io memory pids\n")
+    (mount / "cgroup.subtree_control").write_text("")
+    (mount / "user.slice" / "cgroup.controllers").write_text("cpu memory\n")  # pids not delegated here
+    monkeypatch.setattr(cgroups, "_mounts", lambda: {"unified": mount})
+    monkeypatch.setattr(cgroups, "_own_paths", lambda: {"unified": "/user.slice"})
+    cgroups.detect.cache_clear()
+    try:
+        layout, note = cgroups.detect()
+        assert layout is not None and layout.version == "v2" and note == "cgroup v2"
+        assert layout.bases["unified"].parent == mount  # fell back from the grader's own group to the root
+        assert (layout.bases["unified"] / "cgroup.subtree_control").read_text() == "+memory +pids +cpu"
+        group, _ = cgroups.create("run-1", memory_mb=100, max_processes=50, cpus=2)
+        assert group is not None and group.version == "v2"
+        folder = layout.bases["unified"] / "run-1"
+        assert (folder / "memory.max").read_text() == str(100 * 2**20)
+        assert (folder / "pids.max").read_text() == "50"
+        assert group.procs_files == [folder / "cgroup.procs"]
+    finally:
+        cgroups.detect.cache_clear()

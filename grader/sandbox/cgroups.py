@@ -41,7 +41,7 @@ class RunGroup:
 
     @property
     def procs_files(self) -> list[Path]:
-        return [d / "cgroup.procs" for d in self.dirs.values()]
+        return [d / "cgroup.procs" for d in dict.fromkeys(self.dirs.values())]  # v2: one folder for all
 
     def pids(self) -> set[int]:
         found: set[int] = set()
