@@ -103,7 +103,8 @@ def availability(device: str = "cpu") -> tuple[str | None, str]:
     modes = ["drop", "mapped"] if os.geteuid() == 0 else ["own"]
     if "drop" in modes and shutil.which("setpriv") is None:
         modes.remove("drop")
-    code = "import json, sys; print(sys.prefix)"
+    # The run's uid must be able to read the environment, torch included (a venv made with umask 077 is not).
+    code = "import sys, numpy, importlib.util; assert importlib.util.find_spec('torch'), 'torch not readable'"
     if device == "cuda":  # the driver must initialise inside as well
         code += "; import ctypes; sys.exit(ctypes.CDLL('libcuda.so.1').cuInit(0))"
     errors = []
