@@ -8,7 +8,7 @@ are for problems the person running the grader must fix::
     ├── SpecError                  malformed or inconsistent spec.yaml              (exit 2)
     ├── DataError                  a dataset is missing, incomplete or corrupt      (exit 2)
     ├── CalibrationError           the reference solution failed its own checks     (exit 1)
-    ├── SandboxError               a sandbox backend cannot run at all              (exit 1)
+    ├── SandboxError               a sandbox backend cannot run at all              (exit 2)
     └── ArtifactError              an observation written by a run is unreadable    (exit 1)
                                    (caught per check and turned into an ``error`` result)
 """
@@ -58,7 +58,9 @@ class CalibrationError(GraderError):
 
 
 class SandboxError(GraderError):
-    """A sandbox backend is unavailable or misconfigured."""
+    """A sandbox backend is unavailable or misconfigured (a usage error: pick another one)."""
+
+    exit_code = 2
 
 
 class ArtifactError(GraderError):

@@ -276,3 +276,25 @@ def test_malformed_observations_are_graded_errors(graded: dict[str, Any]) -> Non
     assert all(c.status == "error" and "could not be accepted" in c.message for c in tampered), \
         [(c.status, c.message) for c in tampered]
     assert not Path("/tmp/traversal.npy").exists()
+
+
+@pytest.fixture(scope="module")
+def graded_by_process(tmp_path_factory: pytest.TempPathFactory) -> dict[str, SubmissionResult]:
+    """A few of the attacks under the weaker process backend: the same limits hold, and it says it is weaker."""
+    root = tmp_path_factory.mktemp("adversarial-process")
+    write_spec_variant(root / "assignments", "conv1x1", LIMITS)
+    picked = [ADVERSARIAL / name for name in ("memory_bomb_numpy.py", "daemon.py", "disk_filler.py", "thread_bomb.py")]
+    loaded = load_spec(root / "assignments" / "conv1x1" / "spec.yaml", root=REPO)
+    with Batch(loaded, "check", sandbox_name="process", workers=2) as batch:
+        results = batch.grade(discover([GOOD[0], *picked]), root / "reports")
+    return {r.student: r for r in results}
+
+
+def test_the_process_backend_keeps_the_limits_and_names_itself_weaker(graded_by_process: dict[str, SubmissionResult]) -> None:
+    assert graded_by_process["bob_einsum"].score == 24
+    assert "memory" in graded_by_process["memory_bomb_numpy"].isolation["limits_hit"]
+    assert "disk" in graded_by_process["disk_filler"].isolation["limits_hit"]
+    assert "processes" in graded_by_process["thread_bomb"].isolation["limits_hit"]
+    assert all(r.isolation["label"] == "process, weaker" for r in graded_by_process.values())
+    assert all(r.score == 0 for name, r in graded_by_process.items() if name != "bob_einsum")
+    assert marked_pids() == []

@@ -71,3 +71,27 @@ def test_bounded_capture_keeps_head_and_tail() -> None:
     assert truncated and text.startswith("HEAD") and text.endswith("TAIL")
     assert "bytes of output omitted" in text and len(text) < 1200
     assert os.environ.get("DLGRADER_RUN") is None
+
+
+def test_notebook_output_is_bounded_per_cell() -> None:
+    """nbclient keeps every output message; the runner's client keeps a bounded head, a count and a tail."""
+    import nbformat
+
+    from grader.runner.notebook import CELL_OUTPUT_BYTES, TAIL_CHARS, bounded_client
+
+    client = bounded_client(nbformat.v4.new_notebook())
+    client.reset_execution_trackers()  # what nbclient does before executing, and per cell:
+    client.clear_before_next_output = False
+    outs: list = []
+    chunk = "x" * 1023 + "\n"
+    for i in range(2 * CELL_OUTPUT_BYTES // len(chunk)):
+        msg = {"msg_type": "stream", "parent_header": {"msg_id": "m"}, "header": {"msg_type": "stream"},
+               "content": {"name": "stdout", "text": chunk if i else "HEAD\n"}}
+        client.output(outs, msg, None, 0)
+    last = {"msg_type": "stream", "parent_header": {"msg_id": "m"}, "header": {"msg_type": "stream"},
+            "content": {"name": "stdout", "text": "TAIL\n"}}
+    client.output(outs, last, None, 0)
+    kept = sum(len(o.get("text", "")) for o in outs)
+    assert kept <= CELL_OUTPUT_BYTES and outs[0]["text"] == "HEAD\n"
+    assert client.omitted[0] >= CELL_OUTPUT_BYTES - len(chunk)
+    assert client.tails[0].endswith("TAIL\n") and len(client.tails[0]) <= TAIL_CHARS

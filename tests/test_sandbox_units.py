@@ -173,3 +173,23 @@ def test_cgroup_v2_layout_is_detected_and_limits_written(tmp_path: Path, monkeyp
         assert group.procs_files == [folder / "cgroup.procs"]
     finally:
         cgroups.detect.cache_clear()
+
+
+def test_auto_falls_back_to_the_process_backend_and_says_why(monkeypatch: pytest.MonkeyPatch) -> None:
+    from grader.sandbox import bwrap, get_sandbox
+
+    monkeypatch.setattr(bwrap, "availability", lambda device="cpu": (None, "bubblewrap is not installed"))
+    sandbox = get_sandbox("auto")
+    assert sandbox.name == "process" and sandbox.fallback_reason == "bubblewrap is not installed"  # type: ignore[attr-defined]
+
+
+def test_asking_for_bwrap_where_it_cannot_run_is_a_usage_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    from grader.errors import SandboxError
+    from grader.sandbox import bwrap, get_sandbox
+
+    monkeypatch.setattr(bwrap, "availability", lambda device="cpu": (None, "user namespaces are disabled"))
+    with pytest.raises(SandboxError, match="user namespaces are disabled; use --sandbox process") as caught:
+        get_sandbox("bwrap")
+    assert caught.value.exit_code == 2
+    with pytest.raises(SandboxError, match="unknown sandbox backend 'docker'"):
+        get_sandbox("docker")

@@ -35,7 +35,7 @@ def bounded_client(*args: Any, **kwargs: Any) -> Any:
             text = content.get("text", "") if msg.get("msg_type") == "stream" else ""
             size = len(text) if text else len(json.dumps(content.get("data", {}), default=str))
             kept = self.kept_bytes.get(cell_index, 0)
-            if kept + size > CELL_OUTPUT_BYTES:
+            if kept + size > CELL_OUTPUT_BYTES or cell_index in self.omitted:  # once cut, the rest is tail
                 self.omitted[cell_index] = self.omitted.get(cell_index, 0) + size
                 self.tails[cell_index] = (self.tails.get(cell_index, "") + text)[-TAIL_CHARS:]
                 return None
