@@ -193,3 +193,11 @@ def test_asking_for_bwrap_where_it_cannot_run_is_a_usage_error(monkeypatch: pyte
     assert caught.value.exit_code == 2
     with pytest.raises(SandboxError, match="unknown sandbox backend 'docker'"):
         get_sandbox("docker")
+
+
+def test_groups_of_graders_that_are_gone_are_swept(tmp_path: Path) -> None:
+    gone, alive = tmp_path / "dlgrader-999999999", tmp_path / f"dlgrader-{os.getpid()}"
+    (gone / "0001-alice-ab12").mkdir(parents=True)
+    (alive / "0002-bob-cd34").mkdir(parents=True)
+    cgroups._sweep(tmp_path)
+    assert not gone.exists() and (alive / "0002-bob-cd34").is_dir()

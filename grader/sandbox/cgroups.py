@@ -15,6 +15,7 @@ None with the reason, and the backends fall back to rlimits, saying so in every 
 
 from __future__ import annotations
 
+import atexit
 import functools
 import os
 import signal
@@ -165,6 +166,7 @@ def _v2_base(mount: Path, own: str) -> Path | None:
     """A v2 folder whose children get the memory, pids and cpu controllers, or None."""
     wanted = ["memory", "pids", "cpu"]
     for parent in (mount / own.lstrip("/"), mount):
+        _sweep(parent)
         try:
             available = (parent / "cgroup.controllers").read_text().split()
             if not {"memory", "pids"} <= set(available):
@@ -180,6 +182,37 @@ def _v2_base(mount: Path, own: str) -> Path | None:
     return None
 
 
+def _sweep(parent: Path) -> None:
+    """Remove the groups of graders that are gone (killed before they could clean up), killing what is left in them."""
+    try:
+        entries = [e for e in parent.iterdir() if e.is_dir() and e.name.startswith("dlgrader-")]
+    except OSError:
+        return
+    for base in entries:
+        owner = base.name.removeprefix("dlgrader-")
+        if not owner.isdigit() or Path("/proc", owner).exists():
+            continue
+        for run in [d for d in base.iterdir() if d.is_dir()]:
+            stale = RunGroup("v1", {"run": run})
+            stale.kill(timeout_s=2)
+            stale.remove()
+        try:
+            base.rmdir()
+        except OSError:
+            continue
+
+
+def _remove_bases(bases: list[Path]) -> None:
+    """At the grader's exit: its (by then empty) folders go too."""
+    for base in bases:
+        for run in [d for d in base.iterdir() if d.is_dir()] if base.is_dir() else []:
+            RunGroup("v1", {"run": run}).remove()
+        try:
+            base.rmdir()
+        except OSError:
+            continue
+
+
 @functools.lru_cache(maxsize=1)
 def detect() -> tuple[Layout | None, str]:
     """The layout runs can be made in on this host, or None and why not."""
@@ -190,6 +223,7 @@ def detect() -> tuple[Layout | None, str]:
             if name not in mounts:
                 continue
             base = mounts[name] / own.get(name, "/").lstrip("/") / f"dlgrader-{os.getpid()}"
+            _sweep(base.parent)
             try:
                 base.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
@@ -197,11 +231,13 @@ def detect() -> tuple[Layout | None, str]:
                     return None, f"cgroup v1 not writable ({exc.strerror}: {base.parent})"
                 continue
             bases[name] = base
+        atexit.register(_remove_bases, list(bases.values()))
         return Layout("v1", bases), "cgroup v1" + (" (+ v2 tree for cgroup.kill)" if "unified" in bases else "")
     if "unified" in mounts:
         base = _v2_base(mounts["unified"], own.get("unified", "/"))
         if base is None:
             return None, "cgroup v2 without delegated memory/pids controllers (run as root or in a delegated scope)"
+        atexit.register(_remove_bases, [base])
         return Layout("v2", {"unified": base}), "cgroup v2"
     return None, "no cgroup hierarchy mounted"
 
