@@ -77,6 +77,7 @@ def make_result(student: str = "alice", *, statuses: dict[str, str] | None = Non
         timings={"run": 12.5, "score": 0.125},
         environment={"reported_by_run": {"python": "3.12.1", "torch": "2.5.0", "device": "cpu"}},
         isolation={"label": "process, weaker", "namespaces": "user+net+pid", "warnings": ["no seccomp filter"],
+                   "usage": {"peak_memory_mb": 612.5, "disk_mb": 0.4}, "limits_hit": ["output"],
                    "limits_profile": {"cell_s": 60, "memory_mb": 8192, "submission_s": 300}},
         reference={"fingerprint": "0123456789abcdef0123456789abcdef"},
         datasets={"cifar": {"description": "CIFAR-10: 900 training, 100 validation, 500 hidden evaluation images",
