@@ -121,11 +121,6 @@ def score(ctx: ScoreContext) -> Verdict:
             "linear_chain": _linear_chain, "undercomplete": _undercomplete, **structure.PREDICATES}[ctx.params.predicate](ctx)
 
 
-def ran_modules(ctx: ScoreContext) -> list[dict[str, Any]]:
-    """The modules that ran in the forward pass, in the order they finished."""
-    return _ran(ctx)
-
-
 def _ran(ctx: ScoreContext) -> list[dict[str, Any]]:
     """The modules that ran in the forward pass, in the order they finished."""
     return sorted((m for m in ctx.student.data["modules"] if isinstance(m.get("call"), int)), key=lambda m: m["call"])
